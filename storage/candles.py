@@ -1,0 +1,210 @@
+"""The candle frame and its CSV file.
+
+A candle frame is a pandas DataFrame with the columns ``timestamp`` (int64, candle open time in
+epoch milliseconds, UTC, strictly increasing), ``open``, ``high``, ``low``, ``close`` and
+``volume`` (float64), on a RangeIndex. Every part of the bot, the backtester and the signals
+command passes candles around in this one shape.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+CANDLE_COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]
+PRICE_COLUMNS = ["open", "high", "low", "close"]
+
+
+class CandleFileError(ValueError):
+    """A candle file or candle batch that cannot be used; the message is one line for the user."""
+
+
+def empty_candles() -> pd.DataFrame:
+    """A candle frame with no rows and the right dtypes."""
+    frame = pd.DataFrame({col: pd.Series(dtype="float64") for col in CANDLE_COLUMNS})
+    frame["timestamp"] = frame["timestamp"].astype("int64")
+    return frame
+
+
+def candle_problem(frame: pd.DataFrame) -> tuple[int, str] | None:
+    """The first problem in a candle frame as (row position, reason), or None when it is clean.
+
+    Checks, in this order for each row: missing values, non-positive prices, high below low,
+    open or close outside [low, high], negative volume, and a timestamp that does not increase
+    strictly over the previous row's.
+    """
+    if len(frame) == 0:
+        return None
+    prices = frame[PRICE_COLUMNS].to_numpy(dtype="float64")
+    volume = frame["volume"].to_numpy(dtype="float64")
+    stamps = frame["timestamp"].to_numpy()
+    checks: list[tuple[np.ndarray, str]] = []
+    missing = np.isnan(prices).any(axis=1) | np.isnan(volume)
+    checks.append((missing, "a price or the volume is missing (NaN)"))
+    with np.errstate(invalid="ignore"):
+        checks.append(((prices <= 0).any(axis=1), "a price is zero or negative"))
+        op, hi, lo, cl = prices.T
+        checks.append((hi < lo, "high is below low"))
+        checks.append(((op < lo) | (op > hi), "open is outside [low, high]"))
+        checks.append(((cl < lo) | (cl > hi), "close is outside [low, high]"))
+        checks.append((volume < 0, "volume is negative"))
+    order = np.zeros(len(frame), dtype=bool)
+    order[1:] = np.diff(stamps) <= 0
+    checks.append((order, "timestamp is not after the previous row's (unsorted or duplicate)"))
+    first: tuple[int, str] | None = None
+    for bad, reason in checks:
+        hits = np.flatnonzero(bad)
+        if hits.size and (first is None or hits[0] < first[0]):
+            first = (int(hits[0]), reason)
+    return first
+
+
+def _parse_timestamps(raw: pd.Series, path: Path) -> np.ndarray:
+    """Epoch milliseconds from a column of epoch-ms integers or ISO 8601 UTC strings."""
+    if pd.api.types.is_integer_dtype(raw):
+        return raw.to_numpy(dtype="int64")
+    if pd.api.types.is_float_dtype(raw):
+        bad = raw.isna() | (raw != np.floor(raw))
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise CandleFileError(
+                f"{path} line {row + 2}: timestamp {raw.iloc[row]!r} is not epoch milliseconds;"
+                " use whole milliseconds or ISO 8601 UTC"
+            )
+        return raw.to_numpy(dtype="int64")
+    parsed = pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601")
+    if parsed.isna().any():
+        row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
+        raise CandleFileError(
+            f"{path} line {row + 2}: timestamp {raw.iloc[row]!r} is neither epoch milliseconds"
+            " nor ISO 8601 UTC (e.g. 2024-01-01T00:00:00Z)"
+        )
+    return (parsed.astype("int64") // 1_000_000).to_numpy(dtype="int64")
+
+
+def read_candles(path: str | Path) -> pd.DataFrame:
+    """Read and validate a candle CSV (``timestamp,open,high,low,close,volume`` header).
+
+    Extra columns are ignored. Raises CandleFileError naming the file line (the header is
+    line 1) and what to fix, when the file is missing, lacks a column, holds a non-numeric
+    value, or breaks the candle rules of ``candle_problem``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CandleFileError(f"{path}: no such candle file; check the path")
+    try:
+        raw = pd.read_csv(path, usecols=lambda c: c in CANDLE_COLUMNS, engine="c")
+    except pd.errors.EmptyDataError:
+        raise CandleFileError(f"{path}: the file is empty; it needs the header "
+                              f"{','.join(CANDLE_COLUMNS)}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CandleFileError(f"{path}: not a readable CSV ({first})") from None
+    missing = [c for c in CANDLE_COLUMNS if c not in raw.columns]
+    if missing:
+        raise CandleFileError(
+            f"{path}: missing column(s) {', '.join(missing)}; the header must be "
+            f"{','.join(CANDLE_COLUMNS)}"
+        )
+    frame = pd.DataFrame({"timestamp": _parse_timestamps(raw["timestamp"], path)})
+    for col in CANDLE_COLUMNS[1:]:
+        values = raw[col]
+        if not pd.api.types.is_float_dtype(values) and not pd.api.types.is_integer_dtype(values):
+            numeric = pd.to_numeric(values, errors="coerce")
+            bad = numeric.isna() & values.notna()
+            if bad.any():
+                row = int(np.flatnonzero(bad.to_numpy())[0])
+                raise CandleFileError(
+                    f"{path} line {row + 2}: {col} {values.iloc[row]!r} is not a number;"
+                    " fix or remove that row"
+                )
+            values = numeric
+        frame[col] = values.to_numpy(dtype="float64")
+    problem = candle_problem(frame)
+    if problem is not None:
+        row, reason = problem
+        raise CandleFileError(f"{path} line {row + 2}: {reason}; fix or remove that row")
+    return frame
+
+
+def last_stored_timestamp(path: str | Path) -> int | None:
+    """Timestamp of the last complete row of a candle CSV, read from the file's end.
+
+    Reads only the tail, so the cost does not grow with the file. None when the file is
+    absent or holds no data row.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        block = min(size, 4096)
+        while True:
+            handle.seek(size - block)
+            tail = handle.read(block)
+            lines = tail.split(b"\n")
+            # A last line without its newline is a partial write: it is not a stored row.
+            complete = lines[:-1]
+            rows = [ln for ln in complete if ln.strip()]
+            if len(rows) >= 2 or block == size:
+                break
+            block = min(size, block * 2)
+    for line in reversed(rows):
+        first = line.split(b",", 1)[0].strip()
+        if first.isdigit():
+            return int(first)
+        if first == b"timestamp":
+            return None
+    return None
+
+
+def append_candles(path: str | Path, frame: pd.DataFrame) -> int:
+    """Append the candles newer than the file's last row; return how many were written.
+
+    Creates the file with its header when absent. Rows are written as whole lines in one write
+    followed by fsync, so a process killed mid-append leaves at most a partial last line,
+    which ``last_stored_timestamp`` ignores and ``repair_partial_tail`` removes.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    repair_partial_tail(path)
+    last = last_stored_timestamp(path)
+    new = frame if last is None else frame[frame["timestamp"] > last]
+    if new.empty:
+        return 0
+    body = new[CANDLE_COLUMNS].to_csv(header=False, index=False, lineterminator="\n")
+    header = "" if path.is_file() and path.stat().st_size > 0 else ",".join(CANDLE_COLUMNS) + "\n"
+    with path.open("a", encoding="utf-8", newline="") as handle:
+        handle.write(header + body)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return len(new)
+
+
+def repair_partial_tail(path: str | Path) -> bool:
+    """Cut a partial last line (no trailing newline) left by a killed writer; True if cut."""
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        return False
+    with path.open("rb+") as handle:
+        handle.seek(-1, os.SEEK_END)
+        if handle.read(1) == b"\n":
+            return False
+        size = handle.seek(0, os.SEEK_END)
+        block = min(size, 4096)
+        while True:
+            handle.seek(size - block)
+            tail = handle.read(block)
+            cut = tail.rfind(b"\n")
+            if cut >= 0 or block == size:
+                break
+            block = min(size, block * 2)
+        keep = size - block + cut + 1 if cut >= 0 else 0
+        handle.truncate(keep)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return True

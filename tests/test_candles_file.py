@@ -1,0 +1,151 @@
+"""The candle frame and its CSV file: reading, validating, appending without duplicates."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from storage.candles import (
+    CANDLE_COLUMNS,
+    CandleFileError,
+    append_candles,
+    candle_problem,
+    empty_candles,
+    last_stored_timestamp,
+    read_candles,
+    repair_partial_tail,
+)
+
+HEADER = "timestamp,open,high,low,close,volume\n"
+
+
+def frame(rows):
+    return pd.DataFrame(rows, columns=CANDLE_COLUMNS).astype({"timestamp": "int64"})
+
+
+def good_rows(n=3, start=1_700_000_000_000):
+    return [[start + i * 60_000, 100.0 + i, 102.0 + i, 99.0 + i, 101.0 + i, 5.0] for i in range(n)]
+
+
+def test_read_epoch_ms_file(tmp_path):
+    """
+    Given a candle CSV with epoch-millisecond timestamps and an extra column
+    When it is read
+    Then the frame has the six columns with int64 timestamps and float prices
+    """
+    path = tmp_path / "c.csv"
+    path.write_text("timestamp,open,high,low,close,volume,strategy_signal\n"
+                    "60000,1,2,0.5,1.5,10,0\n120000,1.5,2.5,1,2,11,1\n")
+    got = read_candles(path)
+    assert list(got.columns) == CANDLE_COLUMNS
+    assert got["timestamp"].dtype == np.int64 and got["close"].dtype == np.float64
+    assert got["timestamp"].tolist() == [60_000, 120_000]
+
+
+def test_read_iso_timestamps(tmp_path):
+    """
+    Given a candle CSV with ISO 8601 UTC timestamps
+    When it is read
+    Then the timestamps become epoch milliseconds
+    """
+    path = tmp_path / "c.csv"
+    path.write_text(HEADER + "2024-01-01T00:00:00Z,1,2,0.5,1.5,10\n2024-01-01 00:01:00,1,2,1,1,1\n")
+    assert read_candles(path)["timestamp"].tolist() == [1_704_067_200_000, 1_704_067_260_000]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("timestamp,open,high,low,close\n1,1,1,1,1\n", "missing column(s) volume"),
+        (HEADER + "60000,1,2,0.5,abc,1\n", "line 2: close 'abc' is not a number"),
+        (HEADER + "60000,1,2,0.5,1,1\n60000,1,2,0.5,1,1\n", "line 3: timestamp is not after"),
+        (HEADER + "120000,1,2,0.5,1,1\n60000,1,2,0.5,1,1\n", "line 3: timestamp is not after"),
+        (HEADER + "60000,1,0.5,2,1,1\n", "line 2: high is below low"),
+        (HEADER + "60000,0,2,0.5,1,1\n", "line 2: a price is zero or negative"),
+        (HEADER + "60000,1,2,0.5,1,\n", "line 2: a price or the volume is missing"),
+        (HEADER + "yesterday,1,2,0.5,1,1\n", "line 2: timestamp 'yesterday'"),
+        ("", "the file is empty"),
+    ],
+)
+def test_malformed_files_name_the_line(tmp_path, body, fragment):
+    """
+    Given a candle CSV with one defect
+    When it is read
+    Then a one-line CandleFileError names the line and the defect
+    """
+    path = tmp_path / "bad.csv"
+    path.write_text(body)
+    with pytest.raises(CandleFileError) as caught:
+        read_candles(path)
+    assert fragment in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_missing_file_is_reported(tmp_path):
+    """
+    Given a path with no file
+    When it is read as candles
+    Then the error says there is no such candle file
+    """
+    with pytest.raises(CandleFileError, match="no such candle file"):
+        read_candles(tmp_path / "nope.csv")
+
+
+def test_candle_problem_finds_first_bad_row():
+    """
+    Given a frame whose second row has its close above the high and third row a NaN
+    When it is checked
+    Then the problem reported is the second row's
+    """
+    rows = good_rows(3)
+    rows[1][4] = 500.0
+    rows[2][1] = float("nan")
+    assert candle_problem(frame(rows)) == (1, "close is outside [low, high]")
+    assert candle_problem(frame(good_rows(3))) is None
+    assert candle_problem(empty_candles()) is None
+
+
+def test_append_writes_header_once_and_skips_stored_timestamps(tmp_path):
+    """
+    Given an empty data folder
+    When three candles are appended, then an overlapping batch of four
+    Then the file holds four rows with no duplicate timestamp and the header once
+    """
+    path = tmp_path / "data" / "historical_data.csv"
+    assert append_candles(path, frame(good_rows(3))) == 3
+    assert append_candles(path, frame(good_rows(4))) == 1
+    assert append_candles(path, frame(good_rows(4))) == 0
+    text = path.read_text()
+    assert text.count("timestamp") == 1
+    stored = read_candles(path)
+    assert stored["timestamp"].is_unique and len(stored) == 4
+
+
+def test_last_stored_timestamp_reads_the_tail(tmp_path):
+    """
+    Given a candle file of 5,000 rows and a missing file
+    When the last stored timestamp is read
+    Then it is the last row's, and None for the missing file
+    """
+    path = tmp_path / "c.csv"
+    append_candles(path, frame(good_rows(5000)))
+    assert last_stored_timestamp(path) == 1_700_000_000_000 + 4999 * 60_000
+    assert last_stored_timestamp(tmp_path / "none.csv") is None
+    header_only = tmp_path / "h.csv"
+    header_only.write_text(HEADER)
+    assert last_stored_timestamp(header_only) is None
+
+
+def test_partial_last_line_is_ignored_then_repaired(tmp_path):
+    """
+    Given a candle file whose last line was cut by a killed writer
+    When the last timestamp is read and the file is repaired and appended to
+    Then the partial row is not counted, is removed, and the file reads cleanly
+    """
+    path = tmp_path / "c.csv"
+    append_candles(path, frame(good_rows(2)))
+    with path.open("a") as handle:
+        handle.write("1700000120000,102.0,10")
+    assert last_stored_timestamp(path) == 1_700_000_060_000
+    assert repair_partial_tail(path) is True
+    assert repair_partial_tail(path) is False
+    assert append_candles(path, frame(good_rows(3))) == 1
+    assert len(read_candles(path)) == 3
