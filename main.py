@@ -1,0 +1,67 @@
+"""Command line of the paper-trading bot: argument parsing and dispatch only.
+
+``python main.py [bot options]`` runs the bot; ``python main.py COMMAND ...`` runs one of the
+sub-commands below. Each command lives in ``commands/<name>.py`` with ``HELP``,
+``add_arguments(parser)`` and ``run(args) -> int``; modules are imported only when chosen so
+that a short command does not pay for the others' imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+
+# name -> module; "bot" is what runs when no command is given.
+COMMANDS: dict[str, str] = {
+    "bot": "commands.bot",
+    "signals": "commands.signals",
+    "emulator": "commands.emulator",
+    "backtest": "commands.backtest",
+    "compare": "commands.compare",
+    "download": "commands.download",
+    "report": "commands.report",
+    "check": "commands.check",
+}
+
+
+def available_commands() -> dict[str, str]:
+    """The commands whose module exists in this checkout."""
+    found = {}
+    for name, module in COMMANDS.items():
+        if importlib.util.find_spec(module) is not None:
+            found[name] = module
+    return found
+
+
+def build_parser(name: str, module) -> argparse.ArgumentParser:
+    """The argument parser of one command."""
+    prog = "main.py" if name == "bot" else f"main.py {name}"
+    parser = argparse.ArgumentParser(prog=prog, description=module.HELP)
+    module.add_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv``, run the chosen command and return its exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = available_commands()
+    if argv and argv[0] in ("-h", "--help") and len(argv) == 1:
+        print("usage: main.py [COMMAND] [options]\n\ncommands:")
+        for name in commands:
+            module = importlib.import_module(commands[name])
+            print(f"  {name:<10} {module.HELP}")
+        print("\nWithout a command the bot runs. 'main.py COMMAND --help' shows its options.")
+        return 0
+    name = argv.pop(0) if argv and argv[0] in commands else "bot"
+    if name not in commands:
+        print(f"main.py: the command '{name}' is not available in this version", file=sys.stderr)
+        return 2
+    module = importlib.import_module(commands[name])
+    args = build_parser(name, module).parse_args(argv)
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
