@@ -87,3 +87,24 @@ class ManualClock:
         if seconds > 0:
             with self._lock:
                 self._now += int(round(seconds * 1000))
+
+
+class PacedClock(ManualClock):
+    """Manual time that the sleeper drives, paced to at most ``speed`` times real time.
+
+    The in-process bot and emulator share it: simulated time moves only when the bot waits, so
+    no candle is ever skipped however slow the machine is, and ``speed`` caps how fast a demo
+    runs (``speed=inf`` runs as fast as the code allows).
+    """
+
+    def __init__(self, start_ms: int, speed: float = float("inf")) -> None:
+        if speed <= 0:
+            raise ValueError(f"clock speed must be > 0, got {speed}")
+        super().__init__(start_ms)
+        self.speed = float(speed)
+
+    def sleep(self, seconds: float) -> None:
+        """Advance time by ``seconds`` after waiting ``seconds / speed`` of wall time."""
+        if seconds > 0 and self.speed != float("inf"):
+            time.sleep(seconds / self.speed)
+        self.advance(seconds)

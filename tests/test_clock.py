@@ -64,3 +64,35 @@ def test_real_clock_reads_wall_time():
     clock = RealClock()
     clock.sleep(0)
     assert abs(clock.now_ms() - time.time() * 1000) < 1000
+
+
+def test_paced_clock_advances_by_the_sleep_and_waits_a_fraction():
+    """
+    Given a paced clock at speed 100 starting at 0
+    When it is slept on for 5 seconds
+    Then it reads 5,000 ms and about 50 ms of wall time passed
+    """
+    from exchange.clock import PacedClock
+
+    clock = PacedClock(0, speed=100)
+    started = time.monotonic()
+    clock.sleep(5)
+    waited = time.monotonic() - started
+    assert clock.now_ms() == 5_000
+    assert 0.04 <= waited < 1.0
+
+
+def test_paced_clock_at_infinite_speed_does_not_wait():
+    """
+    Given a paced clock with no speed cap
+    When it is slept on for an hour
+    Then an hour passes on the clock at once
+    """
+    from exchange.clock import PacedClock
+
+    clock = PacedClock(0)
+    started = time.monotonic()
+    clock.sleep(3600)
+    assert clock.now_ms() == 3_600_000 and time.monotonic() - started < 0.1
+    with pytest.raises(ValueError):
+        PacedClock(0, speed=-1)
