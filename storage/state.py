@@ -1,0 +1,244 @@
+"""The bot's state file: the open position and the order intent in flight, saved atomically.
+
+The state file is what lets a killed bot resume: it says whether a position is open (and at
+what actual fill price) and whether an order was about to be, or may have been, sent. It is
+rewritten whole on every change through ``write_atomic``, so it is always either the previous
+or the next version, never a mix.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from storage.atomic import temp_files_for, write_atomic
+
+STATE_VERSION = 1
+PENDING_REASONS = ("signal", "stop_loss", "take_profit")
+PENDING_SIDES = ("buy", "sell")
+
+log = logging.getLogger("paperbot")
+
+
+class StateFileError(Exception):
+    """The state file cannot be used; the message is one line saying what to do."""
+
+
+@dataclass
+class Position:
+    """An open long position as the exchange filled it.
+
+    ``quantity`` is the base amount held: the filled quantity less the buy fee when the fee
+    was charged in the base asset. ``entry_price`` is the actual average fill price.
+    """
+
+    quantity: float
+    entry_price: float
+    entry_time_ms: int
+    entry_order_id: str
+    entry_client_order_id: str
+    entry_fee: float = 0.0
+    entry_fee_currency: str = ""
+    requested_price: float | None = None
+
+
+@dataclass
+class PendingOrder:
+    """An order the bot decided to send and whose outcome is not yet recorded.
+
+    Saved before the order is sent; cleared once its fill is journaled and the position
+    updated, or once the exchange confirms it has no order with this client id.
+    """
+
+    client_order_id: str
+    side: str
+    quantity: float
+    reason: str
+    requested_price: float | None
+    signal_candle_ms: int | None
+    created_ms: int
+
+
+@dataclass
+class BotState:
+    """Everything the bot must remember across restarts."""
+
+    position: Position | None = None
+    pending: PendingOrder | None = None
+    last_candle_ms: int | None = None
+    order_seq: int = 0
+    version: int = STATE_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of this state."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> BotState:
+        """Build a state from a parsed state file; ValueError says what is wrong."""
+        if not isinstance(data, dict):
+            raise ValueError("the top level is not a JSON object")
+        version = data.get("version")
+        if not isinstance(version, int):
+            raise ValueError("'version' is missing or not an integer")
+        if version > STATE_VERSION:
+            raise ValueError(f"version {version} is newer than this bot understands")
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown key(s) {', '.join(sorted(unknown))}")
+        return cls(
+            position=_record(Position, data.get("position"), "position"),
+            pending=_pending(data.get("pending")),
+            last_candle_ms=_optional_int(data.get("last_candle_ms"), "last_candle_ms"),
+            order_seq=_int(data.get("order_seq", 0), "order_seq"),
+            version=STATE_VERSION,
+            extra=_dict(data.get("extra", {}), "extra"),
+        )
+
+
+_NUMBER_FIELDS = {"quantity", "entry_price", "entry_fee", "requested_price"}
+_INT_FIELDS = {"entry_time_ms", "signal_candle_ms", "created_ms"}
+
+
+def _record(kind: type, raw: Any, name: str) -> Any:
+    """A Position or PendingOrder from its dict, checking every field's type."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ValueError(f"'{name}' is not an object")
+    expected = {f.name: f for f in fields(kind)}
+    unknown = set(raw) - set(expected)
+    if unknown:
+        raise ValueError(f"'{name}' has unknown key(s) {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for key, spec in expected.items():
+        if key not in raw:
+            if spec.default is not MISSING:
+                continue
+            raise ValueError(f"'{name}.{key}' is missing")
+        value = raw[key]
+        label = f"{name}.{key}"
+        if key in _NUMBER_FIELDS:
+            values[key] = _optional_number(value, label)
+        elif key in _INT_FIELDS:
+            values[key] = _optional_int(value, label)
+        elif not isinstance(value, str):
+            raise ValueError(f"'{label}' is not a string")
+        else:
+            values[key] = value
+    try:
+        return kind(**values)
+    except TypeError as exc:
+        raise ValueError(f"'{name}' is incomplete ({exc})") from None
+
+
+def _pending(raw: Any) -> PendingOrder | None:
+    """A PendingOrder with its side and reason checked."""
+    pending = _record(PendingOrder, raw, "pending")
+    if pending is None:
+        return None
+    if pending.side not in PENDING_SIDES:
+        raise ValueError(f"'pending.side' {pending.side!r} is not buy or sell")
+    if pending.reason not in PENDING_REASONS:
+        raise ValueError(f"'pending.reason' {pending.reason!r} is not one of {PENDING_REASONS}")
+    return pending
+
+
+def _optional_number(value: Any, label: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"'{label}' is not a number")
+    return float(value)
+
+
+def _optional_int(value: Any, label: str) -> int | None:
+    if value is None:
+        return None
+    return _int(value, label)
+
+
+def _int(value: Any, label: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"'{label}' is not an integer")
+    return value
+
+
+def _dict(value: Any, label: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"'{label}' is not an object")
+    return value
+
+
+def _utc_stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+class StateStore:
+    """Loads and atomically saves a ``BotState`` as JSON at ``path`` (permission 0o600)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def load(self) -> BotState:
+        """The saved state, or a fresh flat state when no file exists yet.
+
+        A file that cannot be parsed is moved aside to ``<name>.corrupt-<UTC stamp>`` (so the
+        evidence is kept and the next start is not blocked by it) and StateFileError is raised
+        naming that copy and what to do. Temp files left by a killed save are removed.
+        """
+        for leftover in temp_files_for(self.path):
+            log.warning("removed %s left by an interrupted state save", leftover)
+            leftover.unlink(missing_ok=True)
+        if not self.path.exists():
+            return BotState()
+        try:
+            raw = self.path.read_bytes()
+        except OSError as exc:
+            raise StateFileError(
+                f"{self.path}: cannot read the state file ({exc.strerror}); fix its permission"
+                " or move it away"
+            ) from None
+        try:
+            state = BotState.from_dict(json.loads(raw.decode("utf-8")))
+        except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
+            reason = "the file is empty" if not raw.strip() else str(exc).splitlines()[0]
+            aside = self._move_aside()
+            raise StateFileError(
+                f"{self.path}: damaged state file ({reason}); it was kept as {aside}."
+                " Check the last rows of the trades journal for an open position (close it on"
+                " the exchange if needed), then start again: the bot starts flat"
+            ) from None
+        self._tighten_permission()
+        return state
+
+    def save(self, state: BotState) -> None:
+        """Write ``state`` atomically (temp file + fsync + rename + directory fsync)."""
+        text = json.dumps(state.to_dict(), indent=2, sort_keys=True) + "\n"
+        write_atomic(self.path, text.encode("utf-8"), mode=0o600)
+
+    def _move_aside(self) -> Path:
+        """Rename the damaged file to a unique ``.corrupt-<stamp>`` name and return it."""
+        base = self.path.with_name(f"{self.path.name}.corrupt-{_utc_stamp()}")
+        aside = base
+        counter = 1
+        while aside.exists():
+            aside = base.with_name(f"{base.name}-{counter}")
+            counter += 1
+        os.replace(self.path, aside)
+        return aside
+
+    def _tighten_permission(self) -> None:
+        """Make a state file written by someone else owner-only, as save() would."""
+        try:
+            if stat.S_IMODE(self.path.stat().st_mode) & 0o077:
+                os.chmod(self.path, 0o600)
+        except OSError:
+            pass
