@@ -1,0 +1,196 @@
+"""Log set-up: a human trading log, an errors log with tracebacks, both rotating.
+
+``logs/trading.log`` reads like a diary (``2025-02-28 12:00:00 - BUY order placed at 23000.00
+USDT``); ``logs/errors.log`` holds every ERROR with its stack trace. Both files rotate by size
+so a 72-hour run stays bounded. Times are UTC and come from the bot's clock when one is given,
+so a run on an accelerated clock reads like the hours it simulates. API secrets are masked in
+every line and traceback before any handler writes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol
+
+LOGGER_NAME = "paperbot"
+ERRORS_LOGGER_NAME = "paperbot.errors"
+TRADING_LOG = "trading.log"
+ERRORS_LOG = "errors.log"
+LINE_FORMAT = "%(asctime)s - %(message)s"
+ERROR_FORMAT = "%(asctime)s - %(levelname)s - %(name)s - %(message)s"
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+DEFAULT_MAX_BYTES = 5_000_000
+DEFAULT_BACKUPS = 5
+MASK = "***"
+MIN_SECRET_LENGTH = 4
+_MARK = "_paperbot_handler"
+
+
+class _Clock(Protocol):
+    def now_ms(self) -> int: ...
+
+
+class SecretFilter(logging.Filter):
+    """Masks the given secret values in a record's message, traceback and stack text.
+
+    Values shorter than four characters are ignored: masking them would shred ordinary
+    words and they are no real secret anyway.
+    """
+
+    def __init__(self, secrets: Iterable[str | None]) -> None:
+        super().__init__()
+        unique = {s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}
+        # Longest first, so a secret containing another is masked whole.
+        self._secrets = sorted(unique, key=len, reverse=True)
+
+    def mask(self, text: str) -> str:
+        """``text`` with every secret replaced by ``***``."""
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record in place so that no handler sees a secret; always keep it."""
+        if not self._secrets:
+            return True
+        message = record.getMessage()
+        masked = self.mask(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.mask(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.mask(record.stack_info)
+        return True
+
+
+class ClockStampFilter(logging.Filter):
+    """Gives each record its time from the bot's clock (once, whichever handler sees it first)."""
+
+    def __init__(self, clock: _Clock) -> None:
+        super().__init__()
+        self._clock = clock
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Stamp ``record.created``/``msecs`` with the clock's now; always keep the record."""
+        if not getattr(record, "_paperbot_clock", False):
+            now_ms = self._clock.now_ms()
+            record.created = now_ms / 1000
+            record.msecs = float(now_ms % 1000)
+            record._paperbot_clock = True
+        return True
+
+
+class ErrorsOnlyFilter(logging.Filter):
+    """Lets through ERROR and above from any bot logger, and anything sent to paperbot.errors."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """True for records that belong in errors.log."""
+        if record.levelno >= logging.ERROR:
+            return True
+        return record.name == ERRORS_LOGGER_NAME or record.name.startswith(
+            ERRORS_LOGGER_NAME + "."
+        )
+
+
+class HumanFormatter(logging.Formatter):
+    """One line per event for trading.log and the console: the traceback goes to errors.log."""
+
+    converter = time.gmtime
+
+    def format(self, record: logging.LogRecord) -> str:
+        """``<UTC time> - <message>``, with a pointer to errors.log when there was a traceback."""
+        record.message = record.getMessage()
+        record.asctime = self.formatTime(record, self.datefmt)
+        text = self.formatMessage(record)
+        if record.exc_info or record.exc_text:
+            text += " (traceback in errors.log)"
+        return text
+
+
+class UtcFormatter(logging.Formatter):
+    """The standard formatter (tracebacks included) with UTC times."""
+
+    converter = time.gmtime
+
+
+def _install(
+    logger: logging.Logger,
+    handler: logging.Handler,
+    formatter: logging.Formatter,
+    filters: list[logging.Filter],
+) -> None:
+    handler.setFormatter(formatter)
+    for item in filters:
+        handler.addFilter(item)
+    setattr(handler, _MARK, True)
+    logger.addHandler(handler)
+
+
+def teardown_logging() -> None:
+    """Remove and close every handler ``setup_logging`` installed."""
+    logger = logging.getLogger(LOGGER_NAME)
+    for handler in list(logger.handlers):
+        if getattr(handler, _MARK, False):
+            logger.removeHandler(handler)
+            handler.close()
+
+
+def setup_logging(
+    logs_dir: str | Path,
+    *,
+    console: bool = True,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    backups: int = DEFAULT_BACKUPS,
+    secrets: Iterable[str | None] = (),
+    clock: _Clock | None = None,
+    level: int = logging.INFO,
+) -> None:
+    """Route the ``paperbot`` loggers to ``logs_dir/trading.log`` and ``logs_dir/errors.log``.
+
+    trading.log gets every record at ``level`` and above as one human line; errors.log gets
+    ERROR records from any ``paperbot.*`` logger plus everything logged on
+    ``paperbot.errors``, with tracebacks. Each file rotates at ``max_bytes`` keeping
+    ``backups`` old files. ``console`` adds the human lines on stderr. Calling it again
+    replaces the handlers it installed before instead of adding more.
+    """
+    if max_bytes <= 0 or backups < 1:
+        raise ValueError(
+            f"log rotation needs max_bytes > 0 and backups >= 1 (got {max_bytes}, {backups});"
+            " without both the logs would grow without bound"
+        )
+    directory = Path(logs_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    teardown_logging()
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.setLevel(level)
+    secret_filter = SecretFilter(secrets)
+    filters: list[logging.Filter] = [secret_filter]
+    if clock is not None:
+        filters.insert(0, ClockStampFilter(clock))
+    human = HumanFormatter(LINE_FORMAT, DATE_FORMAT)
+
+    trading = logging.handlers.RotatingFileHandler(
+        directory / TRADING_LOG, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+    )
+    trading.setLevel(level)
+    _install(logger, trading, human, filters)
+
+    errors = logging.handlers.RotatingFileHandler(
+        directory / ERRORS_LOG, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+    )
+    errors.setLevel(logging.DEBUG)
+    _install(logger, errors, UtcFormatter(ERROR_FORMAT, DATE_FORMAT),
+             [ErrorsOnlyFilter(), *filters])
+
+    if console:
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setLevel(max(level, logging.INFO))
+        _install(logger, stream, human, filters)
