@@ -1,0 +1,147 @@
+"""Raw OHLCV rows become a clean candle frame, or a one-line reason naming the bad candle."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from exchange.validation import (
+    CandleDataError,
+    describe_time,
+    drop_open_candles,
+    raw_row_problem,
+    rows_to_frame,
+)
+
+T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC
+MINUTE = 60_000
+
+
+def good_rows(count=3):
+    """``count`` clean one-minute candles from T0."""
+    return [[T0 + i * MINUTE, 100.0 + i, 101.0 + i, 99.0 + i, 100.5 + i, 10.0] for i in range(count)]
+
+
+def test_clean_rows_become_a_contract_frame():
+    """
+    Given three clean raw rows (one with numeric strings, as some replies carry)
+    When they are turned into a frame
+    Then it has the storage columns and dtypes, a RangeIndex and the same values
+    """
+    rows = good_rows()
+    rows[1] = [str(v) if i else v for i, v in enumerate(rows[1])]
+    frame = rows_to_frame(rows)
+    assert list(frame.columns) == ["timestamp", "open", "high", "low", "close", "volume"]
+    assert str(frame["timestamp"].dtype) == "int64"
+    assert all(str(frame[c].dtype) == "float64" for c in frame.columns[1:])
+    assert list(frame.index) == [0, 1, 2]
+    assert frame["close"].tolist() == [100.5, 101.5, 102.5]
+
+
+def test_empty_reply_gives_empty_frame():
+    """
+    Given an empty candle list
+    When it is turned into a frame
+    Then the frame is empty with the contract columns
+    """
+    frame = rows_to_frame([])
+    assert frame.empty and list(frame.columns)[0] == "timestamp"
+
+
+def test_none_reply_is_an_error():
+    """
+    Given no candle list at all (None)
+    When it is turned into a frame
+    Then CandleDataError says no list came
+    """
+    with pytest.raises(CandleDataError, match="no candle list"):
+        rows_to_frame(None)
+
+
+def _with(index, row):
+    rows = good_rows()
+    rows[index] = row
+    return rows
+
+
+BAD = {
+    "none row": (_with(1, None), "candle 2 of 3: the candle is missing (None)"),
+    "not a list": (_with(1, "garbage"), "candle 2 of 3: the candle is not a list"),
+    "short row": (_with(2, [T0 + 2 * MINUTE, 1.0, 2.0]), "candle 3 of 3 (2024-01-01 00:02 UTC): the candle has 3 field"),
+    "missing field": (_with(1, [T0 + MINUTE, 100.0, None, 99.0, 100.0, 1.0]),
+                      "candle 2 of 3 (2024-01-01 00:01 UTC): high is missing"),
+    "non-numeric": (_with(1, [T0 + MINUTE, "abc", 101.0, 99.0, 100.0, 1.0]),
+                    "open 'abc' is not a number"),
+    "boolean": (_with(1, [T0 + MINUTE, True, 101.0, 99.0, 100.0, 1.0]), "is not a number"),
+    "missing time": (_with(0, [None, 100.0, 101.0, 99.0, 100.0, 1.0]),
+                     "candle 1 of 3: timestamp is missing"),
+    "fractional time": (_with(0, [T0 + 0.5, 100.0, 101.0, 99.0, 100.0, 1.0]),
+                        "is not whole epoch milliseconds"),
+    "NaN time": (_with(0, [math.nan, 100.0, 101.0, 99.0, 100.0, 1.0]),
+                 "is not whole epoch milliseconds"),
+    "NaN price": (_with(1, [T0 + MINUTE, 100.0, 101.0, math.nan, 100.0, 1.0]),
+                  "candle 2 of 3 (2024-01-01 00:01 UTC): a price or the volume is missing (NaN)"),
+    "zero price": (_with(1, [T0 + MINUTE, 0.0, 101.0, 0.0, 100.0, 1.0]),
+                   "a price is zero or negative"),
+    "negative price": (_with(1, [T0 + MINUTE, -5.0, 101.0, -6.0, 100.0, 1.0]),
+                       "a price is zero or negative"),
+    "high below low": (_with(1, [T0 + MINUTE, 100.0, 98.0, 99.0, 98.5, 1.0]),
+                       "high is below low"),
+    "open outside": (_with(1, [T0 + MINUTE, 105.0, 101.0, 99.0, 100.0, 1.0]),
+                     "open is outside [low, high]"),
+    "close outside": (_with(1, [T0 + MINUTE, 100.0, 101.0, 99.0, 98.0, 1.0]),
+                      "close is outside [low, high]"),
+    "negative volume": (_with(1, [T0 + MINUTE, 100.0, 101.0, 99.0, 100.0, -1.0]),
+                        "volume is negative"),
+    "duplicate time": (_with(2, [T0 + MINUTE, 100.0, 101.0, 99.0, 100.0, 1.0]),
+                       "candle 3 of 3 (2024-01-01 00:01 UTC): timestamp is not after"),
+    "time going back": (_with(2, [T0 - MINUTE, 100.0, 101.0, 99.0, 100.0, 1.0]),
+                        "timestamp is not after the previous row's"),
+}
+
+
+@pytest.mark.parametrize("rows, words", BAD.values(), ids=BAD.keys())
+def test_each_bad_row_kind_is_named(rows, words):
+    """
+    Given a reply with one bad candle of a given kind
+    When it is turned into a frame
+    Then CandleDataError names the candle's position (and time when known) and the problem,
+    on one line
+    """
+    with pytest.raises(CandleDataError) as caught:
+        rows_to_frame(rows)
+    assert words in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_raw_row_problem_accepts_extra_fields():
+    """
+    Given a raw row with the six fields plus extra ones (Binance sends 12)
+    When its shape is checked
+    Then no problem is found
+    """
+    assert raw_row_problem([T0, "1", "2", "0.5", "1.5", "3", T0 + MINUTE - 1, "0", 1]) is None
+
+
+def test_open_candle_is_dropped_and_closed_ones_kept():
+    """
+    Given three one-minute candles and server time 30 s into the third
+    When open candles are dropped
+    Then the first two remain, re-indexed; at the third's exact close all three remain
+    """
+    frame = rows_to_frame(good_rows())
+    closed = drop_open_candles(frame, MINUTE, T0 + 2 * MINUTE + 30_000)
+    assert closed["timestamp"].tolist() == [T0, T0 + MINUTE]
+    assert list(closed.index) == [0, 1]
+    assert len(drop_open_candles(frame, MINUTE, T0 + 3 * MINUTE)) == 3
+
+
+def test_describe_time_formats_utc_and_tolerates_junk():
+    """
+    Given a valid epoch-ms time and a value that is not a time
+    When they are described for a message
+    Then the time reads as UTC minutes and the junk is shown as-is
+    """
+    assert describe_time(T0) == "2024-01-01 00:00 UTC"
+    assert describe_time("junk") == "'junk'"
