@@ -20,7 +20,8 @@ MINUTE = 60_000
 
 def good_rows(count=3):
     """``count`` clean one-minute candles from T0."""
-    return [[T0 + i * MINUTE, 100.0 + i, 101.0 + i, 99.0 + i, 100.5 + i, 10.0] for i in range(count)]
+    return [[T0 + i * MINUTE, 100.0 + i, 101.0 + i, 99.0 + i, 100.5 + i, 10.0]
+            for i in range(count)]
 
 
 def test_clean_rows_become_a_contract_frame():
@@ -68,7 +69,8 @@ def _with(index, row):
 BAD = {
     "none row": (_with(1, None), "candle 2 of 3: the candle is missing (None)"),
     "not a list": (_with(1, "garbage"), "candle 2 of 3: the candle is not a list"),
-    "short row": (_with(2, [T0 + 2 * MINUTE, 1.0, 2.0]), "candle 3 of 3 (2024-01-01 00:02 UTC): the candle has 3 field"),
+    "short row": (_with(2, [T0 + 2 * MINUTE, 1.0, 2.0]),
+                  "candle 3 of 3 (2024-01-01 00:02 UTC): the candle has 3 field"),
     "missing field": (_with(1, [T0 + MINUTE, 100.0, None, 99.0, 100.0, 1.0]),
                       "candle 2 of 3 (2024-01-01 00:01 UTC): high is missing"),
     "non-numeric": (_with(1, [T0 + MINUTE, "abc", 101.0, 99.0, 100.0, 1.0]),
