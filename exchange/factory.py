@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import ccxt
 
+from exchange.clock import Clock
 from exchange.endpoints import check_exchange_endpoints, check_url
 
 TESTNET_ROOT = "https://testnet.binance.vision"
@@ -34,6 +35,7 @@ def make_exchange(
     timeout_ms: int = 10_000,
     enable_rate_limit: bool | None = None,
     recv_window_ms: int = 10_000,
+    clock: Clock | None = None,
 ) -> ccxt.binance:
     """A ccxt binance instance for Spot Testnet (``kind="testnet"``) or a local emulator.
 
@@ -44,6 +46,10 @@ def make_exchange(
     not throttled in wall time. Raises ValueError (one line) on a bad argument and
     EndpointRefused when any spot URL is neither Spot Testnet nor loopback. No request is made:
     the clock offset is synchronised by ``ExchangeClient.load_markets``.
+
+    ``clock``: sign requests with this clock's time instead of the wall clock. Pass the
+    emulator's simulated clock for ``local`` runs on a manual or accelerated clock, so the
+    emulator's recvWindow check sees timestamps on its own time line.
     """
     if kind not in KINDS:
         raise ValueError(f"exchange kind must be 'testnet' or 'local', got {kind!r}")
@@ -80,6 +86,9 @@ def make_exchange(
     exchange.set_sandbox_mode(True)
     if kind == "local":
         _use_spot_error_table(exchange)
+    if clock is not None:
+        # ccxt stamps signed requests with self.milliseconds() - timeDifference (binance.nonce).
+        exchange.milliseconds = clock.now_ms
     check_exchange_endpoints(exchange)
     return exchange
 

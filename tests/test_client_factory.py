@@ -5,6 +5,7 @@ from __future__ import annotations
 import ccxt
 import pytest
 
+from exchange.clock import ManualClock
 from exchange.errors import EndpointRefused
 from exchange.factory import make_exchange, spot_urls
 
@@ -118,3 +119,17 @@ def test_bad_arguments_get_one_line_errors(kwargs, words):
         make_exchange(kind, **args)
     assert words in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_signing_time_can_follow_a_simulated_clock():
+    """
+    Given a manual clock far from the wall clock
+    When a local exchange is built with that clock and the clock is advanced
+    Then ccxt's signing timestamp (nonce) is the clock's time, before and after
+    """
+    clock = ManualClock(1_600_000_000_000)
+    exchange = make_exchange("local", api_key="k", api_secret="s",
+                             base_url="http://127.0.0.1:8123", clock=clock)
+    assert exchange.nonce() == 1_600_000_000_000
+    clock.advance(90)
+    assert exchange.nonce() == 1_600_000_090_000
