@@ -1,0 +1,99 @@
+"""Money per trade and per bar: P&L, commission, run-up, drawdown and the equity curve.
+
+Everything here is vectorised over trades or bars; no per-bar Python loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from backtest.engine import FillRules, Trades
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Per-trade money, parallel to ``Trades`` (quote currency, e.g. USDT).
+
+    ``net_pnl`` of the open trade is marked to the last close and carries its entry commission
+    only (the exit commission is not paid yet). ``run_up`` >= 0 and ``drawdown`` <= 0 are the
+    best and worst excursions of the position's price (per trade, before commission).
+    """
+
+    entry_value: np.ndarray
+    commission: np.ndarray
+    gross_pnl: np.ndarray
+    net_pnl: np.ndarray
+    run_up: np.ndarray
+    drawdown: np.ndarray
+    bars: np.ndarray
+    cumulative_pnl: np.ndarray
+
+
+def _segment_extreme(values: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                     ufunc: np.ufunc, empty: float) -> np.ndarray:
+    """``ufunc.reduce(values[s:e])`` for sorted, non-overlapping [s, e) segments; ``empty`` if e==s."""
+    if starts.size == 0:
+        return np.empty(0)
+    padded = np.append(values, empty)  # lets a segment end at len(values)
+    bounds = np.empty(2 * starts.size, dtype=np.int64)
+    bounds[0::2], bounds[1::2] = starts, ends
+    reduced = ufunc.reduceat(padded, bounds)[0::2]
+    return np.where(ends > starts, reduced, empty)
+
+
+def build_ledger(trades: Trades, high: np.ndarray, low: np.ndarray, rules: FillRules) -> Ledger:
+    """Commission, P&L and excursions of every trade."""
+    qty = rules.qty
+    d = trades.direction.astype(np.float64)
+    is_open = trades.is_open
+    entry_value = trades.entry_price * qty
+    exit_value = trades.exit_price * qty
+    commission = rules.commission * (entry_value + np.where(is_open, 0.0, exit_value))
+    gross = d * (exit_value - entry_value)
+    net = gross - commission
+    # Bars held over a whole bar: entry bar up to (not incl.) the exit bar; an open trade holds
+    # through the last bar. The exit bar adds only what its path met before the fill.
+    full_end = np.where(is_open, trades.exit_bar + 1, trades.exit_bar)
+    hi = _segment_extreme(high, trades.entry_bar, full_end, np.maximum, -np.inf)
+    lo = _segment_extreme(low, trades.entry_bar, full_end, np.minimum, np.inf)
+    hi = np.fmax(np.fmax(hi, trades.seen_high), trades.exit_price)
+    lo = np.fmin(np.fmin(lo, trades.seen_low), trades.exit_price)
+    best = np.where(d > 0, hi - trades.entry_price, trades.entry_price - lo) * qty
+    worst = np.where(d > 0, lo - trades.entry_price, trades.entry_price - hi) * qty
+    return Ledger(
+        entry_value=entry_value,
+        commission=commission,
+        gross_pnl=gross,
+        net_pnl=net,
+        run_up=np.maximum(best, 0.0),
+        drawdown=np.minimum(worst, 0.0),
+        bars=trades.exit_bar - trades.entry_bar,
+        cumulative_pnl=np.cumsum(net),
+    )
+
+
+def equity_curve(
+    trades: Trades, ledger: Ledger, close: np.ndarray, rules: FillRules, capital: float
+) -> np.ndarray:
+    """Account equity at every bar's close: capital + closed net P&L + open P&L.
+
+    Open P&L of a position held at a close is marked to that close less its entry commission;
+    a trade's net P&L is realised on its exit bar.
+    """
+    n = close.size
+    closed = ~trades.is_open
+    realised = np.bincount(trades.exit_bar[closed], weights=ledger.net_pnl[closed], minlength=n)
+    equity = np.cumsum(realised, dtype=np.float64)
+    equity += capital
+    held_end = np.where(closed, trades.exit_bar, trades.exit_bar + 1)
+    lengths = held_end - trades.entry_bar
+    if lengths.sum() > 0:
+        which = np.repeat(np.arange(len(trades)), lengths)
+        offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
+        bars = trades.entry_bar[which] + (np.arange(which.size) - offsets)
+        entry_fee = rules.commission * ledger.entry_value
+        equity[bars] += (trades.direction[which] * (close[bars] - trades.entry_price[which])
+                         * rules.qty - entry_fee[which])
+    return equity
