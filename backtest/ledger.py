@@ -33,7 +33,7 @@ class Ledger:
 
 def _segment_extreme(values: np.ndarray, starts: np.ndarray, ends: np.ndarray,
                      ufunc: np.ufunc, empty: float) -> np.ndarray:
-    """``ufunc.reduce(values[s:e])`` for sorted, non-overlapping [s, e) segments; ``empty`` if e==s."""
+    """``ufunc.reduce(values[s:e])`` per sorted, disjoint [s, e) segment; ``empty`` when e == s."""
     if starts.size == 0:
         return np.empty(0)
     padded = np.append(values, empty)  # lets a segment end at len(values)

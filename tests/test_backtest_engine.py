@@ -205,8 +205,8 @@ def test_slippage_worsens_market_and_stop_fills_but_not_the_take_profit():
     When the backtest runs
     Then the entry fills at 101, the stop below its level and the take-profit at its level
     """
-    rows = [FLAT, (100.0, 100.5, 99.5, 100), (103.0, 106.0, 102.9, 105.0), (100.0, 100.5, 99.5, 100),
-            (100.0, 100.2, 96.0, 97.0), FLAT]
+    rows = [FLAT, (100.0, 100.5, 99.5, 100), (103.0, 106.0, 102.9, 105.0),
+            (100.0, 100.5, 99.5, 100), (100.0, 100.2, 96.0, 97.0), FLAT]
     t = run(rows, [1, 0, 1, 0, 0, 0], slippage=0.01, stop_loss=0.02, take_profit=0.04)
     assert t.entry_price[0] == pytest.approx(101.0)
     assert (t.reason[0], t.exit_price[0]) == (TAKE_PROFIT, pytest.approx(101.0 * 1.04))
