@@ -102,9 +102,11 @@ def test_partial_candle_shows_only_the_extremes_already_passed():
     """
     Given the candle O=100 H=102 L=90 C=95 V=30
     When it is seen at a quarter, at half and at the end of its time
-    Then high/low/close/volume so far are (101.5 .. 100, 101.5, 7.5), (102, 96, 96, 15), full
+    Then (open, high, low, close, volume) so far are (100, 101.5, 100, 101.5, 7.5), then
+    (100, 102, 96, 96, 15), then the whole candle
     """
-    assert partial_candle(100, 102, 90, 95, 30, 0.25) == pytest.approx((100, 101.5, 100, 101.5, 7.5))
+    quarter = partial_candle(100, 102, 90, 95, 30, 0.25)
+    assert quarter == pytest.approx((100, 101.5, 100, 101.5, 7.5))
     assert partial_candle(100, 102, 90, 95, 30, 0.5) == pytest.approx((100, 102, 96, 96, 15))
     assert partial_candle(100, 102, 90, 95, 30, 1.0) == pytest.approx((100, 102, 90, 95, 30))
 
