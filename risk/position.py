@@ -1,0 +1,510 @@
+"""The position manager: flat -> long -> flat on signals and protective exits, crash-safe.
+
+Every order follows the same four steps, each of which survives a kill of the process:
+
+1. a new client order id is drawn and the intent (``pending``) is saved atomically;
+2. the order is sent with that client id;
+3. its fill is journaled (the journal refuses a client id it already holds);
+4. the state is saved with the new position and no pending intent.
+
+``reconcile()`` on start (and the check before every order) resolves a pending intent by
+asking the exchange for that client id, so an order is neither lost, sent twice nor
+journaled twice whatever step a crash interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+from dataclasses import replace
+
+from exchange.clock import Clock
+from exchange.errors import ExchangeUnavailable, OrderRejected
+from exchange.types import Fill
+from risk.broker import Broker
+from risk.pnl import (
+    clean_quantity,
+    fee_in_quote,
+    held_quantity,
+    realized_pnl,
+    round_down_to_step,
+)
+from risk.rules import protective_exit, stop_loss_price, take_profit_price
+from storage.state import BotState, PendingOrder, Position, StateStore
+from storage.trades import TradeJournal, TradeRow, format_number, format_utc
+
+BOUGHT = "bought"
+SOLD = "sold"
+IGNORED_BUY = "ignored-buy-while-long"
+NOTHING = "nothing"
+SKIPPED = "skipped"
+POSITION_LOST = "position lost"
+WIPE_REASON = "testnet_wipe"
+# A remainder this small after a sell is dust, not a position worth another order.
+DUST_FRACTION = 0.01
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _base36(number: int) -> str:
+    digits = ""
+    while True:
+        number, rest = divmod(number, 36)
+        digits = _BASE36[rest] + digits
+        if number == 0:
+            return digits
+
+
+def _price(value: float) -> str:
+    """A price for a log line: two decimals for ordinary prices, more below 1."""
+    return f"{value:.2f}" if abs(value) >= 1 else format_number(value)
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.2f}" if abs(value) >= 0.01 or value == 0 else f"{value:+.8f}"
+
+
+class PositionManager:
+    """Turns signals and last prices into market orders for one symbol, long-only.
+
+    ``on_signal`` handles the signal of each closed candle (1 buy, -1 sell, 0 nothing);
+    ``on_price`` checks stop-loss and take-profit between candles; ``reconcile`` runs once
+    on start. Entry prices are actual average fill prices; quantities held are net of the
+    buy fee and sells are rounded down to ``quantity_step``.
+    """
+
+    def __init__(
+        self,
+        broker: Broker,
+        journal: TradeJournal,
+        state_store: StateStore,
+        *,
+        symbol: str,
+        trade_size: float,
+        stop_loss_percent: float,
+        take_profit_percent: float,
+        strategy_name: str,
+        exchange_name: str,
+        clock: Clock,
+        logger: logging.Logger | None = None,
+        quantity_step: float | None = None,
+        balance_margin: float = 0.01,
+        wipe_threshold: float = 0.5,
+    ) -> None:
+        if not trade_size > 0:
+            raise ValueError(f"trade size must be > 0, got {trade_size}")
+        if not 0 < stop_loss_percent < 1:
+            raise ValueError(f"stop-loss percent must be in (0, 1), got {stop_loss_percent}")
+        if not take_profit_percent > 0:
+            raise ValueError(f"take-profit percent must be > 0, got {take_profit_percent}")
+        if quantity_step is not None and not quantity_step > 0:
+            raise ValueError(f"quantity step must be > 0, got {quantity_step}")
+        if not 0 <= balance_margin < 1:
+            raise ValueError(f"balance margin must be in [0, 1), got {balance_margin}")
+        if not 0 < wipe_threshold <= 1:
+            raise ValueError(f"wipe threshold must be in (0, 1], got {wipe_threshold}")
+        self.broker = broker
+        self.journal = journal
+        self.store = state_store
+        self.symbol = symbol
+        self.trade_size = float(trade_size)
+        self.stop_loss_percent = float(stop_loss_percent)
+        self.take_profit_percent = float(take_profit_percent)
+        self.strategy_name = strategy_name
+        self.exchange_name = exchange_name
+        self.clock = clock
+        self.log = logger if logger is not None else logging.getLogger("paperbot")
+        self.errors = logging.getLogger(f"{self.log.name}.errors")
+        self.quantity_step = quantity_step
+        self.balance_margin = float(balance_margin)
+        self.wipe_threshold = float(wipe_threshold)
+        self._state = state_store.load()
+        # After a refusal or a balance shortfall, no new order until the next candle, so a
+        # stop-loss polled every few seconds does not hammer the exchange or the logs.
+        self._blocked = False
+        self._pending_note: str | None = None
+        self._fills = 0
+        self._closed = 0
+        self._realized = 0.0
+        for row in journal.rows():
+            if row["symbol"] in ("", symbol):
+                self._count(row["order_id"] != "", row["PnL"])
+
+    # -- read-only views --------------------------------------------------------------------
+
+    @property
+    def state(self) -> BotState:
+        """The current state (the object saved to the state file)."""
+        return self._state
+
+    @property
+    def position(self) -> Position | None:
+        """The open position, or None when flat."""
+        return self._state.position
+
+    @property
+    def base_asset(self) -> str:
+        """The asset bought (BTC in BTC/USDT)."""
+        return self.broker.base_asset
+
+    @property
+    def quote_asset(self) -> str:
+        """The asset paid with (USDT in BTC/USDT)."""
+        return self.broker.quote_asset
+
+    def summary(self) -> str:
+        """One line for the shutdown log: position, pending order, fills and realised PnL."""
+        pos = self._state.position
+        if pos is None:
+            held = "flat"
+        else:
+            held = (f"long {format_number(pos.quantity)} {self.base_asset} at "
+                    f"{_price(pos.entry_price)} {self.quote_asset}")
+        pending = self._state.pending
+        waiting = "" if pending is None else (
+            f", pending {pending.side.upper()} {pending.client_order_id}")
+        return (f"position: {held}{waiting}; fills: {self._fills}; closed trades: "
+                f"{self._closed}; realised PnL: {_signed(self._realized)} {self.quote_asset}")
+
+    # -- events -----------------------------------------------------------------------------
+
+    def on_signal(self, signal: int, candle_open_ms: int, reference_price: float) -> str:
+        """Act on the signal of the candle that opened at ``candle_open_ms``.
+
+        BUY when flat buys ``trade_size``; BUY while long is ignored; SELL while long sells
+        the whole position; anything else does nothing. A candle at or before the last one
+        handled is skipped, so a restart never acts twice on the same candle. Returns what
+        happened: "bought", "sold", "ignored-buy-while-long", "nothing", "skipped: <why>"
+        or "position lost: <why>".
+        """
+        if signal not in (-1, 0, 1):
+            raise ValueError(f"signal must be 1, 0 or -1, got {signal!r}")
+        last = self._state.last_candle_ms
+        if last is not None and candle_open_ms <= last:
+            return f"{SKIPPED}: candle {format_utc(candle_open_ms)} already handled"
+        self._state.last_candle_ms = int(candle_open_ms)
+        self._blocked = False
+        result = self._decide(signal, candle_open_ms, reference_price)
+        self._save()
+        return result
+
+    def _decide(self, signal: int, candle_ms: int, price: float) -> str:
+        if not self._pending_resolved():
+            return f"{SKIPPED}: {self._pending_note}"
+        if signal == 0:
+            return NOTHING
+        if not (math.isfinite(price) and price > 0):
+            self.log.warning("signal %d ignored: no usable reference price (%r)", signal, price)
+            return f"{SKIPPED}: no usable reference price ({price!r})"
+        pos = self._state.position
+        if signal == 1:
+            if pos is not None:
+                self.log.info(
+                    "BUY signal ignored: already long %s %s since %s",
+                    format_number(pos.quantity), self.base_asset, format_utc(pos.entry_time_ms),
+                )
+                return IGNORED_BUY
+            return self._buy(candle_ms, price)
+        if pos is None:
+            return NOTHING
+        self.log.info("SELL signal at %s %s", _price(price), self.quote_asset)
+        return self._sell("signal", price, candle_ms)
+
+    def on_price(self, last_price: float | None) -> str | None:
+        """Check the stop-loss and take-profit of an open position against ``last_price``.
+
+        Sells the whole position at market when a level is reached. Returns "sold:
+        stop_loss", "sold: take_profit", "skipped: <why>", "position lost: <why>", or None
+        when nothing happened (flat, no level reached, no price, or orders paused).
+        """
+        if last_price is None or not math.isfinite(last_price) or last_price <= 0:
+            return None
+        if not self._pending_resolved():
+            return None
+        pos = self._state.position
+        if pos is None or self._blocked:
+            return None
+        reason = protective_exit(
+            last_price, pos.entry_price, self.stop_loss_percent, self.take_profit_percent
+        )
+        if reason is None:
+            return None
+        if reason == "stop_loss":
+            self.log.info(
+                "Stop-loss triggered at %s %s (entry %s, stop %s)", _price(last_price),
+                self.quote_asset, _price(pos.entry_price),
+                _price(stop_loss_price(pos.entry_price, self.stop_loss_percent)),
+            )
+        else:
+            self.log.info(
+                "Take-profit triggered at %s %s (entry %s, target %s)", _price(last_price),
+                self.quote_asset, _price(pos.entry_price),
+                _price(take_profit_price(pos.entry_price, self.take_profit_percent)),
+            )
+        result = self._sell(reason, last_price, None)
+        return f"{SOLD}: {reason}" if result == SOLD else result
+
+    def reconcile(self) -> list[str]:
+        """Bring the saved state in line with the exchange before trading; notes of what it did.
+
+        A pending intent is looked up by client id: filled -> journaled once and applied;
+        absent -> forgotten; exchange unavailable -> kept (no order is sent until it is
+        resolved). An open position whose base asset has mostly vanished from the balance
+        (a testnet wipe) is closed in the state and journaled with exit reason
+        "testnet_wipe" and no PnL.
+        """
+        notes: list[str] = []
+        pending = self._state.pending
+        if pending is not None:
+            if self._pending_resolved():
+                notes.append(self._pending_note or "")
+            else:
+                notes.append(f"{self._pending_note}; will retry before the next order")
+        pos = self._state.position
+        if pos is not None and self._state.pending is None:
+            try:
+                free = self.broker.free_balance(self.base_asset)
+            except ExchangeUnavailable as exc:
+                notes.append(f"balance check skipped: {exc}")
+            else:
+                if free < self.wipe_threshold * pos.quantity:
+                    notes.append(self._position_lost(free))
+                else:
+                    stop = stop_loss_price(pos.entry_price, self.stop_loss_percent)
+                    target = take_profit_price(pos.entry_price, self.take_profit_percent)
+                    notes.append(
+                        f"resuming open position: {format_number(pos.quantity)} "
+                        f"{self.base_asset} at {_price(pos.entry_price)} {self.quote_asset} "
+                        f"(stop-loss {_price(stop)}, take-profit {_price(target)})"
+                    )
+        if self._state.position is None and self._state.pending is None and not notes:
+            notes.append("flat, nothing pending")
+        for note in notes:
+            self.log.info("reconcile: %s", note)
+        return notes
+
+    # -- orders -----------------------------------------------------------------------------
+
+    def _buy(self, candle_ms: int, price: float) -> str:
+        quantity = round_down_to_step(self.trade_size, self.quantity_step)
+        if quantity <= 0:
+            return self._refuse(f"trade size {format_number(self.trade_size)} is below the lot"
+                                f" step {format_number(self.quantity_step)}; raise TRADE_SIZE")
+        try:
+            free = self.broker.free_balance(self.quote_asset)
+        except ExchangeUnavailable as exc:
+            self.log.warning("BUY skipped: balance unavailable (%s)", exc)
+            return f"{SKIPPED}: balance unavailable ({exc})"
+        needed = quantity * price * (1 + self.balance_margin)
+        if free < needed:
+            return self._refuse(
+                f"BUY skipped: free {self.quote_asset} {format_number(free)} is below the "
+                f"{_price(needed)} needed for {format_number(quantity)} {self.base_asset} at "
+                f"{_price(price)}; top up the account or lower TRADE_SIZE"
+            )
+        return self._place("buy", quantity, "signal", price, candle_ms)
+
+    def _sell(self, reason: str, price: float, candle_ms: int | None) -> str:
+        pos = self._state.position
+        assert pos is not None
+        quantity = round_down_to_step(pos.quantity, self.quantity_step)
+        try:
+            free = self.broker.free_balance(self.base_asset)
+        except ExchangeUnavailable as exc:
+            self.log.warning("SELL skipped: balance unavailable (%s)", exc)
+            return f"{SKIPPED}: balance unavailable ({exc})"
+        if free < self.wipe_threshold * pos.quantity:
+            return self._position_lost(free)
+        if quantity <= 0:
+            return self._refuse(f"SELL skipped: position {format_number(pos.quantity)} is below"
+                                f" the lot step {format_number(self.quantity_step)}")
+        if free < quantity:
+            return self._refuse(
+                f"SELL skipped: free {self.base_asset} {format_number(free)} is below the "
+                f"{format_number(quantity)} to sell; check the account"
+            )
+        return self._place("sell", quantity, reason, price, candle_ms)
+
+    def _refuse(self, message: str) -> str:
+        """Log a reason not to trade and pause orders until the next candle."""
+        self.errors.error("%s", message)
+        self._blocked = True
+        return f"{SKIPPED}: {message}"
+
+    def _next_client_id(self, side: str) -> str:
+        """A client order id unique across restarts and state resets (<= 36 chars)."""
+        self._state.order_seq += 1
+        stamp = _base36(max(self.clock.now_ms(), 0))
+        return f"pb-{self._state.order_seq}{side[0]}-{stamp}-{secrets.token_hex(3)}"
+
+    def _place(
+        self, side: str, quantity: float, reason: str, price: float, candle_ms: int | None
+    ) -> str:
+        cid = self._next_client_id(side)
+        pending = PendingOrder(
+            client_order_id=cid, side=side, quantity=quantity, reason=reason,
+            requested_price=price, signal_candle_ms=candle_ms, created_ms=self.clock.now_ms(),
+        )
+        self._state.pending = pending
+        self._save()
+        self.log.info("Sending %s market order for %s %s (client id %s)", side.upper(),
+                      format_number(quantity), self.base_asset, cid)
+        send = self.broker.market_buy if side == "buy" else self.broker.market_sell
+        try:
+            fill = send(quantity, cid)
+        except ExchangeUnavailable as exc:
+            self._pending_note = f"pending {side.upper()} order {cid} unresolved ({exc})"
+            self.errors.error(
+                "%s order %s: outcome unknown (%s); the intent is kept and looked up by client"
+                " id before any other order", side.upper(), cid, exc,
+            )
+            return f"{SKIPPED}: order outcome unknown ({exc})"
+        except OrderRejected as exc:
+            self._state.pending = None
+            self._save()
+            return self._refuse(f"{side.upper()} order rejected: {exc}")
+        return self._apply_fill(pending, fill)
+
+    def _pending_resolved(self) -> bool:
+        """Resolve a pending intent with the exchange; False while that is not possible."""
+        pending = self._state.pending
+        if pending is None:
+            return True
+        cid = pending.client_order_id
+        try:
+            fill = self.broker.find_order(cid)
+        except ExchangeUnavailable as exc:
+            note = f"pending {pending.side.upper()} order {cid} unresolved ({exc})"
+            if note != self._pending_note:
+                self.log.warning("%s; no new order until it is resolved", note)
+            self._pending_note = note
+            return False
+        if fill is None:
+            self._state.pending = None
+            self._save()
+            self._pending_note = (f"pending {pending.side.upper()} order {cid} is not on the"
+                                  " exchange: forgotten (it was never placed)")
+            self.log.info("%s", self._pending_note)
+            return True
+        result = self._apply_fill(pending, fill)
+        self._pending_note = f"pending {pending.side.upper()} order {cid} found: {result}"
+        return True
+
+    def _apply_fill(self, pending: PendingOrder, fill: Fill) -> str:
+        """Journal a fill once, then save the position it leaves and clear the intent."""
+        if not fill.quantity > 0:
+            self._state.pending = None
+            self._save()
+            self.log.warning("%s order %s filled nothing", pending.side.upper(),
+                             pending.client_order_id)
+            return f"{SKIPPED}: order filled nothing"
+        if pending.side == "buy":
+            return self._open(pending, fill)
+        return self._close(pending, fill)
+
+    def _row(self, pending: PendingOrder, fill: Fill, **fields: object) -> TradeRow:
+        return TradeRow(
+            timestamp_ms=fill.timestamp_ms, order_id=fill.order_id, side=pending.side,
+            quantity=fill.quantity, fee=fill.fee, fee_currency=fill.fee_currency,
+            requested_price=pending.requested_price, filled_price=fill.price,
+            client_order_id=pending.client_order_id, signal_candle_ms=pending.signal_candle_ms,
+            strategy=self.strategy_name, exchange=self.exchange_name, symbol=self.symbol,
+            **fields,  # type: ignore[arg-type]
+        )
+
+    def _open(self, pending: PendingOrder, fill: Fill) -> str:
+        self._journal(self._row(pending, fill, entry_price=fill.price))
+        held = held_quantity(fill.quantity, fill.fee, fill.fee_currency, self.base_asset)
+        self._state.position = Position(
+            quantity=held, entry_price=fill.price, entry_time_ms=fill.timestamp_ms,
+            entry_order_id=fill.order_id, entry_client_order_id=pending.client_order_id,
+            entry_fee=fill.fee, entry_fee_currency=fill.fee_currency,
+            requested_price=pending.requested_price,
+        )
+        self._state.pending = None
+        self._save()
+        self.log.info(
+            "BUY order placed at %s %s (qty %s, order %s)", _price(fill.price), self.quote_asset,
+            format_number(fill.quantity), fill.order_id,
+        )
+        return BOUGHT
+
+    def _close(self, pending: PendingOrder, fill: Fill) -> str:
+        pos = self._state.position
+        if pos is None:
+            # A sell the state no longer explains (state reset by hand): keep the fill on
+            # record, without a PnL nobody can compute.
+            self._journal(self._row(pending, fill, exit_price=fill.price,
+                                    exit_reason=pending.reason))
+            self._state.pending = None
+            self._save()
+            self.errors.error("SELL order %s filled while no position was recorded",
+                              fill.order_id)
+            return SOLD
+        remaining = clean_quantity(pos.quantity - fill.quantity)
+        closes = (remaining <= pos.quantity * DUST_FRACTION
+                  or round_down_to_step(remaining, self.quantity_step) <= 0)
+        fee_share = pos.entry_fee if closes else pos.entry_fee * fill.quantity / pos.quantity
+        pnl = realized_pnl(
+            pos.entry_price, fill.price, fill.quantity,
+            fee_in_quote(fee_share, pos.entry_fee_currency, pos.entry_price,
+                         self.base_asset, self.quote_asset),
+            fee_in_quote(fill.fee, fill.fee_currency, fill.price,
+                         self.base_asset, self.quote_asset),
+        )
+        self._journal(self._row(
+            pending, fill, entry_price=pos.entry_price, exit_price=fill.price, pnl=pnl,
+            stop_loss_triggered=pending.reason == "stop_loss",
+            take_profit_triggered=pending.reason == "take_profit",
+            exit_reason=pending.reason,
+        ))
+        self._state.position = None if closes else replace(
+            pos, quantity=remaining, entry_fee=pos.entry_fee - fee_share)
+        self._state.pending = None
+        self._save()
+        self.log.info(
+            "SELL order placed at %s %s (qty %s, order %s) PnL %s %s (%s)", _price(fill.price),
+            self.quote_asset, format_number(fill.quantity), fill.order_id, _signed(pnl),
+            self.quote_asset, pending.reason,
+        )
+        if not closes:
+            self.log.warning("SELL filled partly: %s %s still held", format_number(remaining),
+                             self.base_asset)
+        return SOLD
+
+    def _position_lost(self, free: float) -> str:
+        """Close a position whose base asset vanished (testnet wipe) in state and journal."""
+        pos = self._state.position
+        assert pos is not None
+        message = (
+            f"{POSITION_LOST}: free {self.base_asset} {format_number(free)} is below "
+            f"{self.wipe_threshold:.0%} of the {format_number(pos.quantity)} held (testnet "
+            "wipe?); closed in the journal without PnL"
+        )
+        self.errors.error("%s", message)
+        self._journal(TradeRow(
+            timestamp_ms=self.clock.now_ms(), order_id="", side="sell", quantity=pos.quantity,
+            entry_price=pos.entry_price, exit_reason=WIPE_REASON,
+            client_order_id=f"wipe-{pos.entry_client_order_id}", strategy=self.strategy_name,
+            exchange=self.exchange_name, symbol=self.symbol,
+        ))
+        self._state.position = None
+        self._save()
+        return message
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def _journal(self, row: TradeRow) -> None:
+        if self.journal.append(row):
+            pnl = "" if row.pnl is None else repr(row.pnl)
+            self._count(row.order_id != "", pnl)
+
+    def _count(self, is_fill: bool, pnl_text: str) -> None:
+        if is_fill:
+            self._fills += 1
+        if pnl_text:
+            self._closed += 1
+            self._realized += float(pnl_text)
+
+    def _save(self) -> None:
+        self.store.save(self._state)
