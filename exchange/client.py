@@ -31,7 +31,7 @@ from exchange.retry import (
     wait_before_retry,
 )
 from exchange.types import Fill, Side
-from exchange.validation import CandleDataError, drop_open_candles, rows_to_frame
+from exchange.validation import CandleDataError, closed_candles
 
 T = TypeVar("T")
 
@@ -176,8 +176,7 @@ class ExchangeClient:
         Raises CandleDataError (one line) for a bad reply and ExchangeUnavailable after retries.
         """
         now = self.server_time_ms()  # before the candles: a candle closing in between stays out
-        frame = rows_to_frame(self.fetch_ohlcv_page(since_ms, limit))
-        return drop_open_candles(frame, self.timeframe_ms, now)
+        return closed_candles(self.fetch_ohlcv_page(since_ms, limit), self.timeframe_ms, now)
 
     def _skip(self, reason: str) -> CandleFetch:
         """Log a skipped cycle as a WARNING and return it."""
@@ -187,9 +186,10 @@ class ExchangeClient:
     def fetch_closed_candles(self, limit: int) -> CandleFetch:
         """The last ``limit`` closed candles, validated; or a logged reason to skip the cycle.
 
-        The still-open candle (open time + timeframe > server time) is dropped. Any bad row
-        in the reply (None, missing field, NaN, price <= 0, high < low, open/close outside the
-        range, non-increasing time) skips the whole cycle, as does ExchangeUnavailable.
+        The still-open candle (open time + timeframe > server time) is dropped. A malformed
+        row (None, missing or non-numeric field), non-increasing times, or a closed candle
+        breaking a price rule (NaN, price <= 0, high < low, open/close outside the range)
+        skips the whole cycle, as does ExchangeUnavailable.
         """
         if not isinstance(limit, int) or not 1 <= limit < MAX_KLINES:
             raise ValueError(
@@ -201,10 +201,9 @@ class ExchangeClient:
         except ExchangeUnavailable as exc:
             return self._skip(f"exchange unavailable: {exc}")
         try:
-            frame = rows_to_frame(rows)
+            closed = closed_candles(rows, self.timeframe_ms, now)
         except CandleDataError as exc:
             return self._skip(f"bad candle data from the exchange: {exc}")
-        closed = drop_open_candles(frame, self.timeframe_ms, now)
         if closed.empty:
             return self._skip("the exchange returned no closed candle")
         return CandleFetch(frame=closed.tail(limit).reset_index(drop=True), skip_reason=None)

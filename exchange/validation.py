@@ -81,11 +81,11 @@ def _row_time(row: Any) -> str:
     return f" ({describe_time(int(stamp))})"
 
 
-def rows_to_frame(rows: Sequence[Any]) -> pd.DataFrame:
-    """A validated candle frame from raw OHLCV rows; raise CandleDataError naming the bad row.
+def parse_rows(rows: Sequence[Any]) -> pd.DataFrame:
+    """Raw OHLCV rows as a candle-shaped frame, checking only each row's shape and types.
 
-    The frame follows the storage.candles contract (int64 ``timestamp`` = open time in epoch
-    ms, float64 prices and volume, strictly increasing, RangeIndex).
+    Raises CandleDataError naming the first row that is None, short, or has a missing or
+    non-numeric field; value rules are left to ``candle_problem``.
     """
     if rows is None:
         raise CandleDataError("the exchange sent no candle list (None)")
@@ -101,12 +101,50 @@ def rows_to_frame(rows: Sequence[Any]) -> pd.DataFrame:
     })
     for index, name in enumerate(FIELDS[1:], start=1):
         frame[name] = np.array([_as_number(r[index]) for r in rows], dtype="float64")
+    return frame
+
+
+def _raise_problem(frame: pd.DataFrame, total: int) -> None:
+    """CandleDataError for the first ``candle_problem`` in ``frame`` (a prefix of the reply)."""
     problem_at = candle_problem(frame)
     if problem_at is not None:
         position, reason = problem_at
         stamp = describe_time(frame["timestamp"].iat[position])
         raise CandleDataError(f"candle {position + 1} of {total} ({stamp}): {reason}")
+
+
+def rows_to_frame(rows: Sequence[Any]) -> pd.DataFrame:
+    """A validated candle frame from raw OHLCV rows; raise CandleDataError naming the bad row.
+
+    The frame follows the storage.candles contract (int64 ``timestamp`` = open time in epoch
+    ms, float64 prices and volume, strictly increasing, RangeIndex).
+    """
+    frame = parse_rows(rows)
+    _raise_problem(frame, len(frame))
     return frame
+
+
+def closed_candles(rows: Sequence[Any], timeframe_ms: int, now_ms: int) -> pd.DataFrame:
+    """The closed candles of a klines reply, validated; CandleDataError naming a bad one.
+
+    Every row must be well-formed and the times strictly increasing, but the price rules are
+    applied to the closed candles only: the still-open candle is dropped unused, so a
+    transient oddity in it must not cost a cycle.
+    """
+    frame = parse_rows(rows)
+    total = len(frame)
+    stamps = frame["timestamp"].to_numpy()
+    if total > 1:
+        unordered = np.flatnonzero(np.diff(stamps) <= 0)
+        if unordered.size:
+            position = int(unordered[0]) + 1
+            raise CandleDataError(
+                f"candle {position + 1} of {total} ({describe_time(stamps[position])}): timestamp"
+                " is not after the previous row's (unsorted or duplicate)"
+            )
+    closed = drop_open_candles(frame, timeframe_ms, now_ms)
+    _raise_problem(closed, total)
+    return closed
 
 
 def drop_open_candles(frame: pd.DataFrame, timeframe_ms: int, now_ms: int) -> pd.DataFrame:

@@ -312,6 +312,18 @@ def test_bad_candle_skips_the_cycle_with_a_warning(caplog):
     assert "skipping this cycle: bad candle data" in caplog.text
 
 
+def test_odd_open_candle_does_not_skip_the_cycle():
+    """
+    Given a reply whose still-open candle has its close just below its low
+    When closed candles are fetched
+    Then the closed candles come back: the open one is dropped before the price rules apply
+    """
+    client, exchange = make_client()
+    exchange.ohlcv[-1] = [T0 + 3 * MINUTE, 100.0, 101.0, 99.321, 99.32, 1.0]
+    fetched = client.fetch_closed_candles(3)
+    assert fetched.skip_reason is None and len(fetched.frame) == 3
+
+
 def test_unreachable_exchange_skips_the_cycle():
     """
     Given the klines endpoint down for every attempt

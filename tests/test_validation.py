@@ -8,8 +8,10 @@ import pytest
 
 from exchange.validation import (
     CandleDataError,
+    closed_candles,
     describe_time,
     drop_open_candles,
+    parse_rows,
     raw_row_problem,
     rows_to_frame,
 )
@@ -147,3 +149,50 @@ def test_describe_time_formats_utc_and_tolerates_junk():
     """
     assert describe_time(T0) == "2024-01-01 00:00 UTC"
     assert describe_time("junk") == "'junk'"
+
+
+def test_parse_rows_checks_shape_but_not_price_rules():
+    """
+    Given a well-formed reply whose second candle has high below low
+    When it is parsed
+    Then the frame is built (price rules are not its job), while a None row still fails
+    """
+    rows = _with(1, [T0 + MINUTE, 100.0, 98.0, 99.0, 98.5, 1.0])
+    assert parse_rows(rows)["high"].iat[1] == 98.0
+    with pytest.raises(CandleDataError, match="missing"):
+        parse_rows(_with(1, None))
+
+
+def test_closed_candles_ignore_price_oddities_of_the_open_candle():
+    """
+    Given a reply whose still-open last candle has its close below its low (a transient
+    oddity in data about to be dropped)
+    When the closed candles are taken 30 s into that candle
+    Then the two closed candles come back and no error is raised
+    """
+    rows = _with(2, [T0 + 2 * MINUTE, 100.0, 101.0, 99.5, 99.49, 1.0])
+    closed = closed_candles(rows, MINUTE, T0 + 2 * MINUTE + 30_000)
+    assert closed["timestamp"].tolist() == [T0, T0 + MINUTE]
+
+
+def test_closed_candles_reject_a_bad_closed_candle():
+    """
+    Given the same reply with the server time after the third candle closed
+    When the closed candles are taken
+    Then CandleDataError names candle 3 and its close outside the range
+    """
+    rows = _with(2, [T0 + 2 * MINUTE, 100.0, 101.0, 99.5, 99.49, 1.0])
+    with pytest.raises(CandleDataError, match="candle 3 of 3 .*close is outside"):
+        closed_candles(rows, MINUTE, T0 + 3 * MINUTE)
+
+
+def test_closed_candles_reject_unordered_times_even_in_dropped_rows():
+    """
+    Given a reply whose middle row is a future candle, out of order
+    When the closed candles are taken
+    Then CandleDataError names the row after it as not later than the previous one
+    """
+    rows = good_rows()
+    rows[1][0] = T0 + 10 * MINUTE
+    with pytest.raises(CandleDataError, match="candle 3 of 3 .*timestamp is not after"):
+        closed_candles(rows, MINUTE, T0 + 2 * MINUTE + 30_000)
