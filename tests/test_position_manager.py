@@ -693,3 +693,31 @@ def test_properties_expose_state_and_assets(files, broker):
     assert (manager.base_asset, manager.quote_asset) == ("BTC", "USDT")
     assert manager.position.quantity == 0.5 and manager.state.position is manager.position
     assert list(files.rows()) == [] and TRADE_COLUMNS[0] == "timestamp"
+
+
+def test_the_fake_and_the_exchange_client_satisfy_the_broker_protocol(clock):
+    """
+    Given the Broker protocol, the test double and the real exchange client class
+    When they are checked against the protocol
+    Then both provide every method, and an object lacking find_order does not
+    """
+    from risk.broker import Broker
+
+    assert isinstance(FakeBroker(clock), Broker)
+
+    class NoLookup:
+        base_asset, quote_asset = "BTC", "USDT"
+
+        def free_balance(self, asset):
+            return 0.0
+
+        def market_buy(self, quantity, client_order_id):
+            raise NotImplementedError
+
+        def market_sell(self, quantity, client_order_id):
+            raise NotImplementedError
+
+    assert not isinstance(NoLookup(), Broker)
+    client = pytest.importorskip("exchange.client")
+    for name in ("free_balance", "market_buy", "market_sell", "find_order"):
+        assert callable(getattr(client.ExchangeClient, name))
