@@ -143,6 +143,18 @@ class PositionManager:
         return self._state.position
 
     @property
+    def last_candle_ms(self) -> int | None:
+        """Open time of the last candle whose signal was handled (None before the first)."""
+        return self._state.last_candle_ms
+
+    def mark_candle_processed(self, candle_open_ms: int) -> None:
+        """Record a candle as handled without a signal (saved); older candles change nothing."""
+        last = self._state.last_candle_ms
+        if last is None or candle_open_ms > last:
+            self._state.last_candle_ms = int(candle_open_ms)
+            self._save()
+
+    @property
     def base_asset(self) -> str:
         """The asset bought (BTC in BTC/USDT)."""
         return self.broker.base_asset
@@ -251,7 +263,7 @@ class PositionManager:
         absent -> forgotten; exchange unavailable -> kept (no order is sent until it is
         resolved). An open position whose base asset has mostly vanished from the balance
         (a testnet wipe) is closed in the state and journaled with exit reason
-        "testnet_wipe" and no PnL.
+        "testnet_wipe" and no PnL. The caller logs the notes; problems are also logged here.
         """
         notes: list[str] = []
         pending = self._state.pending
@@ -279,8 +291,6 @@ class PositionManager:
                     )
         if self._state.position is None and self._state.pending is None and not notes:
             notes.append("flat, nothing pending")
-        for note in notes:
-            self.log.info("reconcile: %s", note)
         return notes
 
     # -- orders -----------------------------------------------------------------------------

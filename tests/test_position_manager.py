@@ -721,3 +721,20 @@ def test_the_fake_and_the_exchange_client_satisfy_the_broker_protocol(clock):
     client = pytest.importorskip("exchange.client")
     for name in ("free_balance", "market_buy", "market_sell", "find_order"):
         assert callable(getattr(client.ExchangeClient, name))
+
+
+def test_mark_candle_processed_moves_forward_only_and_is_saved(files, broker):
+    """
+    Given a manager that handled the candle at T0
+    When the loop marks T0 + 1 min processed, then an older candle
+    Then last_candle_ms is T0 + 1 min in memory and on disk, and that candle's signal is skipped
+    """
+    manager = files.manager()
+    assert manager.last_candle_ms is None
+    manager.on_signal(0, T0, 23000.0)
+    manager.mark_candle_processed(T0 + MINUTE)
+    manager.mark_candle_processed(T0)
+    assert manager.last_candle_ms == T0 + MINUTE
+    assert StateStore(files.state_path).load().last_candle_ms == T0 + MINUTE
+    assert manager.on_signal(1, T0 + MINUTE, 23000.0).startswith("skipped")
+    assert broker.sent == []
