@@ -320,12 +320,14 @@ class ExchangeClient:
                 return self._fill_from_order(order, side, cid)
             found = self._after_unknown_outcome(side, cid, last, send, sent_at)
             if found is not None:
+                self.log.info("%s %s found on the exchange (status %s): not sent again",
+                              side.upper(), cid, found.get("status"))
                 return self._fill_from_order(found, side, cid)
             if send < attempts:
                 self.log.warning("%s %s is not on the exchange; sending it again (send %d of %d)",
                                  side.upper(), cid, send + 1, attempts)
         message = (f"{side.upper()} {cid} not placed after {attempts} send(s): "
-                   f"{one_line(last) if last else 'no answer'}; skipping this cycle")
+                   f"{one_line(last) if last else 'no answer'}")
         self.errors.error("%s", message, exc_info=last)
         raise ExchangeUnavailable(message)
 

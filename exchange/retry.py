@@ -145,8 +145,7 @@ def call_with_retry(
                     exc_info=True,
                 )
                 raise ExchangeUnavailable(
-                    f"{what} failed after {attempt} attempt(s): {one_line(exc)};"
-                    " skipping this cycle"
+                    f"{what} failed after {attempt} attempt(s): {one_line(exc)}"
                 ) from exc
             wait = wait_before_retry(exc, attempt, policy, exchange)
             log.warning(
