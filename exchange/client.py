@@ -320,6 +320,11 @@ class ExchangeClient:
                 return self._fill_from_order(order, side, cid)
             found = self._after_unknown_outcome(side, cid, last, send, sent_at)
             if found is not None:
+                if found.get("side") not in (None, side):
+                    raise OrderRejected(
+                        f"{side.upper()} {cid} not sent: client order id {cid} already belongs"
+                        f" to a {found.get('side')} order on the exchange; use a fresh id"
+                    )
                 self.log.info("%s %s found on the exchange (status %s): not sent again",
                               side.upper(), cid, found.get("status"))
                 return self._fill_from_order(found, side, cid)

@@ -519,6 +519,21 @@ def test_unknown_outcome_every_time_raises_exchange_unavailable_with_cid(caplog)
     assert any(r.name == "paperbot.errors" and r.exc_info for r in caplog.records)
 
 
+def test_client_id_of_another_side_is_not_taken_as_our_fill():
+    """
+    Given a sell already placed with client id bot-15, and a buy under the same id whose
+    answer times out without placing it
+    When the buy is placed
+    Then OrderRejected says the id belongs to a sell order, instead of returning that sell
+    """
+    client, exchange = make_client()
+    exchange._record("sell", 0.001, "bot-15")
+    exchange.create_script = [ccxt.RequestTimeout("t")]
+    with pytest.raises(OrderRejected, match="already belongs to a sell order"):
+        client.market_buy(0.001, "bot-15")
+    assert len(exchange.sent) == 1
+
+
 def test_failed_look_up_raises_exchange_unavailable_without_resend():
     """
     Given the send times out and every look-up by client id fails too
