@@ -31,7 +31,7 @@ from risk.pnl import (
     round_down_to_step,
 )
 from risk.rules import protective_exit, stop_loss_price, take_profit_price
-from storage.state import BotState, PendingOrder, Position, StateStore
+from storage.state import BotState, PendingOrder, Position, StateFileError, StateStore
 from storage.trades import TradeJournal, TradeRow, format_number, format_utc
 
 BOUGHT = "bought"
@@ -119,6 +119,14 @@ class PositionManager:
         self.balance_margin = float(balance_margin)
         self.wipe_threshold = float(wipe_threshold)
         self._state = state_store.load()
+        owner = self._state.symbol
+        if owner and owner != symbol and (self._state.position or self._state.pending):
+            raise StateFileError(
+                f"{state_store.path}: the saved position/order is in {owner} but SYMBOL is"
+                f" {symbol}; set SYMBOL={owner} to manage it, or close it on the exchange and"
+                " move the state file away"
+            )
+        self._state.symbol = symbol
         # After a refusal or a balance shortfall, no new order until the next candle, so a
         # stop-loss polled every few seconds does not hammer the exchange or the logs.
         self._blocked = False
@@ -274,24 +282,44 @@ class PositionManager:
                 notes.append(f"{self._pending_note}; will retry before the next order")
         pos = self._state.position
         if pos is not None and self._state.pending is None:
-            try:
-                free = self.broker.free_balance(self.base_asset)
-            except ExchangeUnavailable as exc:
-                notes.append(f"balance check skipped: {exc}")
-            else:
-                if free < self.wipe_threshold * pos.quantity:
-                    notes.append(self._position_lost(free))
-                else:
-                    stop = stop_loss_price(pos.entry_price, self.stop_loss_percent)
-                    target = take_profit_price(pos.entry_price, self.take_profit_percent)
-                    notes.append(
-                        f"resuming open position: {format_number(pos.quantity)} "
-                        f"{self.base_asset} at {_price(pos.entry_price)} {self.quote_asset} "
-                        f"(stop-loss {_price(stop)}, take-profit {_price(target)})"
-                    )
+            notes.append(self._check_position(pos))
         if self._state.position is None and self._state.pending is None and not notes:
             notes.append("flat, nothing pending")
         return notes
+
+    def _check_position(self, pos: Position) -> str:
+        """Confirm an open position against the exchange: resumed, lost, or not checkable.
+
+        The testnet reset wipes order history and re-issues balances, so both are asked:
+        an entry order the exchange no longer knows, or a base balance below
+        ``wipe_threshold`` of the position, means the position is gone.
+        """
+        if pos.entry_client_order_id:
+            try:
+                entry = self.broker.find_order(pos.entry_client_order_id)
+            except ExchangeUnavailable as exc:
+                return f"position check skipped: {exc}"
+            if entry is None:
+                return self._position_lost(
+                    f"the exchange no longer knows the entry order {pos.entry_client_order_id}"
+                )
+        try:
+            free = self.broker.free_balance(self.base_asset)
+        except ExchangeUnavailable as exc:
+            return f"balance check skipped: {exc}"
+        if free < self.wipe_threshold * pos.quantity:
+            return self._position_lost(self._shortfall(free, pos))
+        stop = stop_loss_price(pos.entry_price, self.stop_loss_percent)
+        target = take_profit_price(pos.entry_price, self.take_profit_percent)
+        return (
+            f"resuming open position: {format_number(pos.quantity)} {self.base_asset} at "
+            f"{_price(pos.entry_price)} {self.quote_asset} (stop-loss {_price(stop)}, "
+            f"take-profit {_price(target)})"
+        )
+
+    def _shortfall(self, free: float, pos: Position) -> str:
+        return (f"free {self.base_asset} {format_number(free)} is below "
+                f"{self.wipe_threshold:.0%} of the {format_number(pos.quantity)} held")
 
     # -- orders -----------------------------------------------------------------------------
 
@@ -324,7 +352,7 @@ class PositionManager:
             self.log.warning("SELL skipped: balance unavailable (%s)", exc)
             return f"{SKIPPED}: balance unavailable ({exc})"
         if free < self.wipe_threshold * pos.quantity:
-            return self._position_lost(free)
+            return self._position_lost(self._shortfall(free, pos))
         if quantity <= 0:
             return self._refuse(f"SELL skipped: position {format_number(pos.quantity)} is below"
                                 f" the lot step {format_number(self.quantity_step)}")
@@ -482,15 +510,12 @@ class PositionManager:
                              self.base_asset)
         return SOLD
 
-    def _position_lost(self, free: float) -> str:
-        """Close a position whose base asset vanished (testnet wipe) in state and journal."""
+    def _position_lost(self, reason: str) -> str:
+        """Close a position that vanished from the exchange (testnet wipe) in state and journal."""
         pos = self._state.position
         assert pos is not None
-        message = (
-            f"{POSITION_LOST}: free {self.base_asset} {format_number(free)} is below "
-            f"{self.wipe_threshold:.0%} of the {format_number(pos.quantity)} held (testnet "
-            "wipe?); closed in the journal without PnL"
-        )
+        message = (f"{POSITION_LOST}: {reason} (testnet wipe?); closed in the journal"
+                   " without PnL")
         self.errors.error("%s", message)
         self._journal(TradeRow(
             timestamp_ms=self.clock.now_ms(), order_id="", side="sell", quantity=pos.quantity,

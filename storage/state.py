@@ -67,13 +67,18 @@ class PendingOrder:
 
 @dataclass
 class BotState:
-    """Everything the bot must remember across restarts."""
+    """Everything the bot must remember across restarts.
+
+    ``symbol`` is the market the position and pending order belong to; ``extra`` is free
+    room for the bot loop (JSON values only).
+    """
 
     position: Position | None = None
     pending: PendingOrder | None = None
     last_candle_ms: int | None = None
     order_seq: int = 0
     version: int = STATE_VERSION
+    symbol: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,6 +104,7 @@ class BotState:
             last_candle_ms=_optional_int(data.get("last_candle_ms"), "last_candle_ms"),
             order_seq=_int(data.get("order_seq", 0), "order_seq"),
             version=STATE_VERSION,
+            symbol=_str(data.get("symbol", ""), "symbol"),
             extra=_dict(data.get("extra", {}), "extra"),
         )
 
@@ -168,6 +174,12 @@ def _optional_int(value: Any, label: str) -> int | None:
 def _int(value: Any, label: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"'{label}' is not an integer")
+    return value
+
+
+def _str(value: Any, label: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"'{label}' is not a string")
     return value
 
 

@@ -10,7 +10,7 @@ import pytest
 from exchange.clock import ManualClock
 from exchange.errors import ExchangeUnavailable, OrderRejected
 from exchange.types import Fill
-from storage.state import BotState, PendingOrder, Position, StateStore
+from storage.state import BotState, PendingOrder, Position, StateFileError, StateStore
 from storage.trades import TRADE_COLUMNS
 from tests.position_doubles import (
     MINUTE,
@@ -738,3 +738,58 @@ def test_mark_candle_processed_moves_forward_only_and_is_saved(files, broker):
     assert StateStore(files.state_path).load().last_candle_ms == T0 + MINUTE
     assert manager.on_signal(1, T0 + MINUTE, 23000.0).startswith("skipped")
     assert broker.sent == []
+
+
+def test_testnet_wipe_found_by_the_forgotten_entry_order(files, broker, caplog):
+    """
+    Given an open position and a testnet reset that erased the orders but re-issued 1 BTC
+    When the bot restarts and reconciles
+    Then the position is closed as lost because the exchange no longer knows the entry order
+    """
+    manager = _long(files, broker)
+    entry_cid = manager.position.entry_client_order_id
+    broker.orders.clear()
+    broker.balances["BTC"] = 1.0
+    with caplog.at_level(logging.ERROR, logger="paperbot.errors"):
+        notes = files.manager().reconcile()
+    assert notes == [f"position lost: the exchange no longer knows the entry order {entry_cid}"
+                     " (testnet wipe?); closed in the journal without PnL"]
+    assert files.rows()[-1]["exit_reason"] == "testnet_wipe"
+    assert "no longer knows" in caplog.text
+
+
+def test_position_check_skipped_while_the_order_lookup_fails(files, broker):
+    """
+    Given an open position and an exchange whose order look-up fails on restart
+    When the bot reconciles
+    Then the note says the position check was skipped and the position stays
+    """
+    _long(files, broker)
+    broker.fail_find = ExchangeUnavailable("down")
+    manager = files.manager()
+    assert manager.reconcile() == ["position check skipped: down"]
+    assert manager.position is not None
+
+
+def test_a_position_in_another_symbol_stops_the_bot_with_advice(files, broker):
+    """
+    Given a saved open position in BTC/USDT
+    When the bot starts with SYMBOL ETH/USDT
+    Then StateFileError says to set SYMBOL back or close the position, in one line
+    """
+    _long(files, broker)
+    with pytest.raises(StateFileError, match="set SYMBOL=BTC/USDT") as caught:
+        files.manager(symbol="ETH/USDT")
+    assert "\n" not in str(caught.value)
+
+
+def test_a_flat_state_adopts_a_new_symbol(files, broker):
+    """
+    Given a saved flat state from BTC/USDT
+    When the bot starts with SYMBOL ETH/USDT and handles a candle
+    Then it starts normally and the state now belongs to ETH/USDT
+    """
+    files.manager().on_signal(0, T0, 23000.0)
+    manager = files.manager(symbol="ETH/USDT")
+    manager.on_signal(0, T0 + MINUTE, 1800.0)
+    assert StateStore(files.state_path).load().symbol == "ETH/USDT"

@@ -41,6 +41,7 @@ def _full_state() -> BotState:
         ),
         last_candle_ms=1_740_744_000_000,
         order_seq=2,
+        symbol="BTC/USDT",
         extra={"note": "kept"},
     )
 
@@ -136,6 +137,7 @@ def test_load_removes_temp_files_left_by_a_killed_save(tmp_path, caplog):
          b' "reason": "whim", "requested_price": null, "signal_candle_ms": null,'
          b' "created_ms": 1}}', "'pending.reason'"),
         (b'{"version": 1, "extra": []}', "'extra' is not an object"),
+        (b'{"version": 1, "symbol": 5}', "'symbol' is not a string"),
     ],
 )
 def test_damaged_file_is_kept_aside_with_a_clear_message(tmp_path, content, reason):
