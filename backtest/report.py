@@ -1,0 +1,133 @@
+"""The backtest report: a JSON document and a console table with TradingView's metric names."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from backtest.engine import REASONS
+from backtest.run import BacktestResult
+
+# How each metric prints: "money", "pct", "ratio", "count", "bars", "qty".
+_KIND = {
+    "Sharpe Ratio": "ratio", "Sortino Ratio": "ratio", "Profit Factor": "ratio",
+    "Ratio Avg Win / Avg Loss": "ratio", "Max Contracts Held": "qty",
+    "Total Closed Trades": "count", "Total Open Trades": "count",
+    "Number Winning Trades": "count", "Number Losing Trades": "count",
+    "Max Consecutive Wins": "count", "Max Consecutive Losses": "count",
+    "Avg # Bars in Trades": "bars", "Avg # Bars in Winning Trades": "bars",
+    "Avg # Bars in Losing Trades": "bars", "Percent Profitable": "pct",
+}
+
+
+def iso(ms: int) -> str:
+    """Epoch milliseconds as an ISO 8601 UTC string."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN and infinities become None, numpy scalars plain numbers."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def build_report(result: BacktestResult, data_file: str = "") -> dict[str, Any]:
+    """The report as a JSON-ready dict."""
+    trades, ledger, rules = result.trades, result.ledger, result.rules
+    open_trade = None
+    if len(trades) and bool(trades.is_open[-1]):
+        open_trade = {
+            "side": "long" if trades.direction[-1] > 0 else "short",
+            "entry_time": iso(int(result.timestamps[trades.entry_bar[-1]])),
+            "entry_price": float(trades.entry_price[-1]),
+            "last_close": float(trades.exit_price[-1]),
+            "open_pnl": float(ledger.net_pnl[-1]),
+        }
+    report = {
+        "data": {
+            "file": data_file,
+            "candles": int(result.timestamps.size),
+            "first": iso(int(result.timestamps[0])),
+            "last": iso(int(result.timestamps[-1])),
+        },
+        "strategy": {"name": result.strategy, "params": result.params},
+        "settings": {
+            "mode": rules.mode,
+            "qty": rules.qty,
+            "commission": rules.commission,
+            "slippage": rules.slippage,
+            "stop_loss": rules.stop_loss,
+            "take_profit": rules.take_profit,
+            "initial_capital": result.capital,
+        },
+        "performance": result.summary,
+        "exit_reasons": result.reasons,
+        "open_trade": open_trade,
+    }
+    return _clean(report)
+
+
+def write_json(report: dict[str, Any], path: str | Path) -> Path:
+    """Write the report as indented JSON."""
+    path = Path(path)
+    path.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    return path
+
+
+def format_value(name: str, value: Any) -> str:
+    """One metric for the console: amounts with 4 decimals, % with 2, ratios with 3."""
+    if value is None:
+        return "n/a"
+    kind = "pct" if name.endswith("%") else _KIND.get(name, "money")
+    if kind == "count":
+        return f"{int(value):,}"
+    if kind == "pct":
+        return f"{value:,.2f} %"
+    if kind == "ratio":
+        return f"{value:,.3f}"
+    if kind == "bars":
+        return f"{value:,.1f}"
+    if kind == "qty":
+        return f"{value:g}"
+    return f"{value:,.4f}"
+
+
+def format_console(report: dict[str, Any]) -> str:
+    """The report as text tables for the terminal."""
+    perf = report["performance"]
+    data, st, strat = report["data"], report["settings"], report["strategy"]
+    params = ", ".join(f"{k}={v}" for k, v in strat["params"].items())
+    sl = "off" if st["stop_loss"] is None else f"{st['stop_loss'] * 100:g} %"
+    tp = "off" if st["take_profit"] is None else f"{st['take_profit'] * 100:g} %"
+    lines = [
+        f"Backtest {strat['name']} ({params})",
+        f"  {data['candles']:,} candles {data['first']} .. {data['last']}  {data['file']}",
+        f"  {st['mode']}, qty {st['qty']:g}, commission {st['commission'] * 100:g} %, slippage"
+        f" {st['slippage'] * 100:g} %, SL {sl}, TP {tp}, capital {st['initial_capital']:,.2f}",
+        "",
+        f"{'Performance Summary':<32}{'value':>20}{'%':>14}",
+    ]
+    for name, value in perf.items():
+        if name.endswith(" %"):
+            continue
+        pct = perf.get(f"{name} %", "")
+        pct_text = format_value(f"{name} %", pct) if pct != "" else ""
+        lines.append(f"{name:<32}{format_value(name, value):>20}{pct_text:>14}")
+    lines += ["", f"{'Exit reason':<16}{'trades':>8}{'winning':>9}{'net P&L':>18}"]
+    for reason in REASONS:
+        row = report["exit_reasons"][reason]
+        lines.append(f"{reason:<16}{row['trades']:>8,}{row['winning']:>9,}"
+                     f"{format_value('net', row['net_pnl']):>18}")
+    if report["open_trade"]:
+        ot = report["open_trade"]
+        lines += ["", f"Open {ot['side']} since {ot['entry_time']} at {ot['entry_price']:g},"
+                      f" marked to {ot['last_close']:g}: {ot['open_pnl']:,.4f}"]
+    return "\n".join(lines)
