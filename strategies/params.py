@@ -1,0 +1,91 @@
+"""Strategy parameters: the STRATEGY_PARAMS names, their ranges, merging over defaults.
+
+The bot hands every strategy the whole STRATEGY_PARAMS mapping, so a key that belongs to
+another strategy is ignored; a key that belongs to none is a typo and is refused. The ranges
+are the ones ``config.settings`` enforces, so a value accepted there is accepted here.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+
+PERIOD_KEYS = (
+    "SMA_SHORT", "SMA_LONG", "RSI_PERIOD", "MA_FAST", "MA_SLOW",
+    "MACD_FAST", "MACD_SLOW", "MACD_SIGNAL",
+)
+LEVEL_KEYS = ("RSI_OVERBOUGHT", "RSI_OVERSOLD")
+KNOWN_KEYS = PERIOD_KEYS + LEVEL_KEYS
+MAX_PERIOD = 5000
+# (smaller, larger): the first must stay strictly below the second.
+ORDERED_PAIRS = (
+    ("SMA_SHORT", "SMA_LONG"),
+    ("MA_FAST", "MA_SLOW"),
+    ("MACD_FAST", "MACD_SLOW"),
+    ("RSI_OVERSOLD", "RSI_OVERBOUGHT"),
+)
+
+Params = dict[str, int | float]
+
+
+def _period(key: str, value: object) -> int:
+    ok_type = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not ok_type or not math.isfinite(value) or value != int(value):
+        raise ValueError(f"{key}={value!r} is not a whole number; use 1 to {MAX_PERIOD}")
+    period = int(value)
+    if not 1 <= period <= MAX_PERIOD:
+        raise ValueError(f"{key}={period} is out of range; use 1 to {MAX_PERIOD}")
+    return period
+
+
+def _level(key: str, value: object) -> float | int:
+    ok_type = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not ok_type or not math.isfinite(value):
+        raise ValueError(f"{key}={value!r} is not a number; use a level between 0 and 100")
+    if not 0 < value < 100:
+        raise ValueError(f"{key}={value} is out of range; use 0 < {key} < 100")
+    return value.item() if hasattr(value, "item") else value
+
+
+def merge_params(
+    defaults: Mapping[str, int | float], params: Mapping[str, object] | None
+) -> Params:
+    """``params`` over ``defaults``, checked; only the keys in ``defaults`` are returned.
+
+    Raises ValueError with one line naming the key, the value and the accepted range.
+    """
+    given = dict(params or {})
+    unknown = sorted(k for k in given if k not in KNOWN_KEYS)
+    if unknown:
+        raise ValueError(
+            f"unknown strategy parameter {unknown[0]!r}; known: {', '.join(KNOWN_KEYS)}"
+        )
+    merged: Params = {}
+    for key, default in defaults.items():
+        value = given.get(key, default)
+        merged[key] = _period(key, value) if key in PERIOD_KEYS else _level(key, value)
+    for low, high in ORDERED_PAIRS:
+        if low in merged and high in merged and merged[low] >= merged[high]:
+            raise ValueError(
+                f"{low}={merged[low]} must be below {high}={merged[high]}; set {low} < {high}"
+            )
+    return merged
+
+
+def parse_param(text: str) -> tuple[str, int | float]:
+    """``"RSI_PERIOD=21"`` -> ("RSI_PERIOD", 21); ValueError with one line when malformed."""
+    key, sep, raw = text.partition("=")
+    key = key.strip().upper()
+    raw = raw.strip()
+    if not sep or not key or not raw:
+        raise ValueError(f"--param {text!r} is not KEY=VALUE (e.g. --param RSI_PERIOD=21)")
+    if key not in KNOWN_KEYS:
+        raise ValueError(f"unknown strategy parameter {key!r}; known: {', '.join(KNOWN_KEYS)}")
+    try:
+        number = float(raw)
+    except ValueError:
+        raise ValueError(f"--param {key}={raw!r}: the value is not a number") from None
+    if key in PERIOD_KEYS and number.is_integer():
+        return key, int(number)
+    return key, number
