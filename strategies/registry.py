@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from strategies import rules
 from strategies.params import Params, merge_params
 
 DEFAULT_STRATEGY = "sma_rsi"
+PINE_DIR = Path(__file__).resolve().parent / "pine"
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,11 @@ class Strategy:
     rule: Callable[[np.ndarray, Params], dict[str, np.ndarray]] = field(repr=False)
     warmup_rule: Callable[[Params], int] = field(repr=False)
     summary: str = ""
+
+    @property
+    def pine_path(self) -> Path:
+        """The Pine v6 source to paste into TradingView's Pine Editor."""
+        return PINE_DIR / f"{self.name}.pine"
 
     def params(self, params: Mapping[str, object] | None = None) -> Params:
         """``params`` merged over the defaults and checked (ValueError, one line)."""
