@@ -3,7 +3,8 @@
 Both kinds get the same recipe (binance-emulator.md section 1): sandbox mode on, spot-only
 market loading (so ``load_markets`` never touches the futures testnet), spot URLs only in
 ``urls['api']`` (any non-spot call fails locally with NotSupported instead of reaching out), and
-the endpoint guard run on the finished instance.
+the endpoint guard run on the finished instance. ``local`` is built by the emulator's own
+``make_ccxt_for_emulator``, so the bot and the emulator's tests share one recipe.
 """
 
 from __future__ import annotations
@@ -66,28 +67,39 @@ def make_exchange(
     # Refuse before the instance exists, so a wrong root is named as the user typed it.
     check_url(spot_urls(root)["public"])
     rate_limit = (kind == "testnet") if enable_rate_limit is None else bool(enable_rate_limit)
-    exchange = ccxt.binance({
-        "apiKey": api_key,
-        "secret": api_secret,
-        "enableRateLimit": rate_limit,
-        "timeout": timeout_ms,
-        "options": {
-            "defaultType": "spot",
-            "fetchMarkets": {"types": ["spot"]},
-            "fetchCurrencies": False,
-            "fetchMargins": False,
-            "adjustForTimeDifference": False,
-            "recvWindow": recv_window_ms,
-        },
-    })
-    # set_sandbox_mode copies urls['test'] into urls['api']: with only spot keys there, no
-    # futures or sapi URL exists on this instance at all.
-    exchange.urls["test"] = spot_urls(root)
-    exchange.set_sandbox_mode(True)
+    options = {
+        "defaultType": "spot",
+        "fetchMarkets": {"types": ["spot"]},
+        "fetchCurrencies": False,
+        "fetchMargins": False,
+        "adjustForTimeDifference": False,
+        "recvWindow": recv_window_ms,
+    }
     if kind == "local":
-        _use_spot_error_table(exchange)
+        # The emulator's own factory: the bot and the emulator's tests use one recipe.
+        from exchange.emulator.ccxt_factory import make_ccxt_for_emulator
+
+        # Without its clock argument (which pins the nonce to the clock and so ignores the
+        # measured offset): signing time follows ``clock`` below, minus the offset that
+        # load_time_difference measures, which also holds for an emulator in another process.
+        exchange = make_ccxt_for_emulator(root, api_key, api_secret, timeout_ms, rate_limit)
+        exchange.options.update(options)
+        _use_spot_error_table(exchange)  # already done there; kept so the guarantee is ours
+    else:
+        exchange = ccxt.binance({
+            "apiKey": api_key,
+            "secret": api_secret,
+            "enableRateLimit": rate_limit,
+            "timeout": timeout_ms,
+            "options": options,
+        })
+        # set_sandbox_mode copies urls['test'] into urls['api']: with only spot keys there, no
+        # futures or sapi URL exists on this instance at all.
+        exchange.urls["test"] = spot_urls(root)
+        exchange.set_sandbox_mode(True)
     if clock is not None:
-        # ccxt stamps signed requests with self.milliseconds() - timeDifference (binance.nonce).
+        # ccxt stamps signed requests with self.milliseconds() - timeDifference (binance.nonce),
+        # and load_time_difference measures that offset with self.milliseconds() too.
         exchange.milliseconds = clock.now_ms
     check_exchange_endpoints(exchange)
     return exchange

@@ -133,3 +133,17 @@ def test_signing_time_can_follow_a_simulated_clock():
     assert exchange.nonce() == 1_600_000_000_000
     clock.advance(90)
     assert exchange.nonce() == 1_600_000_090_000
+
+
+def test_signing_time_keeps_the_measured_offset():
+    """
+    Given a local exchange signing on a manual clock, and a measured offset of 1500 ms
+    (as load_time_difference stores it after a -1021)
+    When the signing timestamp is taken
+    Then it is the clock's time minus that offset, so a resync still corrects the time
+    """
+    clock = ManualClock(1_600_000_000_000)
+    exchange = make_exchange("local", api_key="k", api_secret="s",
+                             base_url="http://127.0.0.1:8123", clock=clock)
+    exchange.options["timeDifference"] = 1500
+    assert exchange.nonce() == 1_600_000_000_000 - 1500
