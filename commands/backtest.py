@@ -1,0 +1,157 @@
+"""``python main.py backtest``: replay a strategy over a candle file with simulated fills."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "backtest a strategy on a candle CSV: TradingView-style fills, metrics, trade list, chart"
+
+
+def parse_params(items: list[str] | None) -> dict[str, int | float]:
+    """``["K=V", ...]`` as a dict of numbers; ValueError (one line) on a malformed item."""
+    params: dict[str, int | float] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--param {item!r} is not KEY=VALUE (e.g. --param RSI_PERIOD=14)")
+        text = raw.strip()
+        try:
+            params[key.strip()] = int(text)
+        except ValueError:
+            try:
+                params[key.strip()] = float(text)
+            except ValueError:
+                raise ValueError(f"--param {item!r}: {text!r} is not a number") from None
+    return params
+
+
+def add_fill_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared with ``compare``: strategy, parameters, mode and costs."""
+    parser.add_argument("--data", type=Path, default=None,
+                        help="candle CSV (timestamp,open,high,low,close,volume) or a TradingView"
+                             " chart export (default: data/historical_data.csv)")
+    parser.add_argument("--strategy", default=None,
+                        help="ma2line, rsi, macd or sma_rsi (default: STRATEGY setting)")
+    parser.add_argument("--param", action="append", metavar="K=V",
+                        help="strategy parameter, repeatable (e.g. --param RSI_PERIOD=21)")
+    parser.add_argument("--slippage", type=float, default=0.0,
+                        help="fraction of the price lost on market and stop fills (default 0)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the backtest command."""
+    add_fill_arguments(parser)
+    parser.add_argument("--mode", choices=("long-only", "long-short"), default="long-only",
+                        help="long-only like the bot (default), or long-short reversals as"
+                             " TradingView's strategy.entry (simulation only)")
+    parser.add_argument("--qty", type=float, default=None,
+                        help="trade size in base asset (default: TRADE_SIZE, 0.001)")
+    parser.add_argument("--commission", type=float, default=None,
+                        help="fee per side as a fraction (default: FEE_RATE, 0.001 = 0.1 %%)")
+    parser.add_argument("--sl", type=float, default=None,
+                        help="stop-loss fraction (default: STOP_LOSS_PERCENT, 0.02)")
+    parser.add_argument("--tp", type=float, default=None,
+                        help="take-profit fraction (default: TAKE_PROFIT_PERCENT, 0.04)")
+    parser.add_argument("--no-sl-tp", action="store_true",
+                        help="no stop-loss or take-profit exits")
+    parser.add_argument("--capital", type=float, default=10_000.0,
+                        help="initial capital for %% figures and equity (default 10000)")
+    parser.add_argument("--out", type=Path, default=Path("reports/backtest"),
+                        help="folder for report.json and trades.csv (default reports/backtest)")
+    parser.add_argument("--plot", type=Path, default=None, metavar="PNG",
+                        help="also draw price, trades, equity and drawdown to this PNG")
+
+
+def fail(command: str, message: str) -> int:
+    """Print one error line and return the bad-usage exit status."""
+    print(f"{command}: {message}", file=sys.stderr)
+    return 2
+
+
+def settings_or_none():
+    """The bot's settings, or None when they cannot be loaded (the message is returned)."""
+    from config.settings import SettingsError, load_settings
+
+    try:
+        return load_settings(), None
+    except SettingsError as exc:
+        return None, str(exc)
+
+
+def strategy_params(settings, strategy: str, overrides: dict) -> dict:
+    """The settings' parameters the strategy knows, overlaid by --param values."""
+    from strategies.registry import STRATEGIES, get_strategy
+
+    params = {}
+    if settings is not None and strategy in STRATEGIES:
+        known = get_strategy(strategy).defaults
+        params = {k: v for k, v in settings.strategy_params.items() if k in known}
+    return {**params, **overrides}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the backtest, print the report, write report.json / trades.csv (and the chart)."""
+    from backtest.data import load_candles
+    from backtest.engine import BacktestError, FillRules
+    from backtest.progress import ProgressBar
+    from backtest.report import build_report, format_console, write_json
+    from backtest.run import run_on_signal, strategy_signals
+    from backtest.tradelist import write_trade_list
+    from storage.candles import CandleFileError
+
+    settings, problem = settings_or_none()
+    if settings is None:
+        return fail("backtest", problem)
+    try:
+        overrides = parse_params(args.param)
+        sl = None if args.no_sl_tp else (settings.stop_loss_percent if args.sl is None
+                                         else args.sl)
+        tp = None if args.no_sl_tp else (settings.take_profit_percent if args.tp is None
+                                         else args.tp)
+        rules = FillRules(
+            mode=args.mode,
+            qty=settings.trade_size if args.qty is None else args.qty,
+            commission=settings.fee_rate if args.commission is None else args.commission,
+            slippage=args.slippage, stop_loss=sl, take_profit=tp,
+        )
+    except (ValueError, BacktestError) as exc:
+        return fail("backtest", str(exc))
+    strategy = args.strategy or settings.strategy
+    data = args.data or settings.candles_csv
+    progress = ProgressBar()
+    try:
+        progress.phase("candles")
+        candles = load_candles(data)
+        progress.phase("signals")
+        params = strategy_params(settings, strategy, overrides)
+        frame, params = strategy_signals(candles, strategy, params)
+        progress.phase("fills")
+        result = run_on_signal(candles, frame["signal"].to_numpy(), rules, args.capital,
+                               strategy, params, frame, progress)
+        progress.phase("report")
+        report = build_report(result, str(data))
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_json(report, args.out / "report.json")
+        write_trade_list(args.out / "trades.csv", result.trades, result.ledger,
+                         result.timestamps, strategy, rules.qty, args.capital,
+                         settings.quote_asset)
+        if args.plot is not None:
+            progress.phase("chart")
+            from backtest.plot import plot_backtest
+
+            args.plot.parent.mkdir(parents=True, exist_ok=True)
+            plot_backtest(result, args.plot, currency=settings.quote_asset)
+    except (CandleFileError, BacktestError) as exc:
+        progress.close()
+        return fail("backtest", str(exc))
+    except OSError as exc:
+        progress.close()
+        return fail("backtest", f"cannot write the report ({exc.strerror}: {exc.filename})")
+    progress.close()
+    print(format_console(report))
+    print(f"\nreport: {args.out / 'report.json'}\ntrades: {args.out / 'trades.csv'}")
+    if args.plot is not None:
+        print(f"chart: {args.plot}")
+    return 0

@@ -1,0 +1,106 @@
+"""``python main.py compare``: a backtest checked trade by trade against a TradingView export."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "compare a backtest trade by trade with a TradingView 'List of trades' export"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options: the export, the candles, the strategy and TradingView's strategy properties."""
+    from commands.backtest import add_fill_arguments
+
+    parser.add_argument("--tv-trades", type=Path, required=True, metavar="EXPORT.csv",
+                        help="TradingView Strategy Tester 'List of trades' CSV (either layout)")
+    add_fill_arguments(parser)
+    parser.add_argument("--mode", choices=("auto", "long-only", "long-short"), default="auto",
+                        help="auto (default): long-short when the export holds short trades")
+    parser.add_argument("--qty", type=float, default=None,
+                        help="contracts per trade (default: the export's first trade size)")
+    parser.add_argument("--commission", type=float, default=0.0,
+                        help="fee per side as a fraction (default 0, TradingView's default)")
+    parser.add_argument("--sl", type=float, default=None,
+                        help="stop-loss fraction (default: none, as TradingView's built-ins)")
+    parser.add_argument("--tp", type=float, default=None,
+                        help="take-profit fraction (default: none)")
+    parser.add_argument("--tz", default=None,
+                        help="timezone of the export's dates when they carry no offset (e.g."
+                             " UTC, America/New_York, +02:00); default: detected from the data")
+    parser.add_argument("--show", type=int, default=10,
+                        help="mismatched trades to list (default 10)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit 0 when every trade matches, 1 when one differs, 2 on bad input."""
+    import numpy as np
+
+    from backtest.compare import (
+        CompareError,
+        OurTrade,
+        compare_trades,
+        describe_tz,
+        detect_tz,
+        parse_times,
+        resolve_tz,
+    )
+    from backtest.data import load_candles
+    from backtest.engine import BacktestError, FillRules
+    from backtest.run import run_backtest
+    from backtest.tvexport import TvExportError, read_tv_trades
+    from commands.backtest import fail, parse_params, settings_or_none, strategy_params
+    from storage.candles import CandleFileError
+
+    settings, problem = settings_or_none()
+    if settings is None:
+        return fail("compare", problem)
+    try:
+        theirs = read_tv_trades(args.tv_trades)
+        if not theirs:
+            return fail("compare", f"{args.tv_trades}: the export holds no trade")
+        overrides = parse_params(args.param)
+        mode = args.mode
+        if mode == "auto":
+            mode = "long-short" if any(t.direction < 0 for t in theirs) else "long-only"
+        rules = FillRules(mode=mode, qty=theirs[0].qty if args.qty is None else args.qty,
+                          commission=args.commission, slippage=args.slippage,
+                          stop_loss=args.sl, take_profit=args.tp)
+        strategy = args.strategy or settings.strategy
+        candles = load_candles(args.data or settings.candles_csv)
+        result = run_backtest(candles, strategy, strategy_params(settings, strategy, overrides),
+                              rules, 1_000_000.0)
+        stamps, opens = result.timestamps, result.open
+        tz = resolve_tz(args.tz)
+        if tz is None:
+            tz, _ = detect_tz(theirs, stamps, opens)
+        entry_ms = parse_times([t.entry_time for t in theirs], tz)
+        exit_ms = parse_times([t.exit_time for t in theirs], tz)
+    except (TvExportError, CandleFileError, BacktestError, CompareError, ValueError) as exc:
+        return fail("compare", str(exc))
+    t, led = result.trades, result.ledger
+    ours = [
+        OurTrade(int(t.direction[k]), int(stamps[t.entry_bar[k]]), int(stamps[t.exit_bar[k]]),
+                 float(t.entry_price[k]), float(t.exit_price[k]), float(led.net_pnl[k]),
+                 bool(t.is_open[k]))
+        for k in range(len(t))
+    ]
+    outcome = compare_trades(ours, theirs, np.asarray(entry_ms), np.asarray(exit_ms))
+    params = ", ".join(f"{k}={v}" for k, v in result.params.items())
+    print(f"compare: {strategy} ({params}), {rules.mode}, qty {rules.qty:g}, commission"
+          f" {rules.commission * 100:g} %, {len(candles):,} candles")
+    print(f"export: {len(theirs)} trades in {args.tv_trades}; dates: {describe_tz(tz)}")
+    print(f"backtest: {len(ours)} trades")
+    total = len(outcome.matched) + len(outcome.differences)
+    print(f"matched {len(outcome.matched)} of {total} trades,"
+          f" mismatched {len(outcome.differences)}")
+    if outcome.differences:
+        numbers = sorted(outcome.differences)
+        print("differences (backtest vs export):")
+        for number in numbers[: max(args.show, 1)]:
+            print(f"  trade #{number}: " + "; ".join(outcome.differences[number]))
+        if len(numbers) > args.show:
+            print(f"  ... and {len(numbers) - args.show} more")
+        first = numbers[0]
+        print(f"first difference: trade #{first}: {outcome.differences[first][0]}")
+    return 0 if outcome.all_match else 1
