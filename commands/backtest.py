@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+LONG_RUN_BYTES = 5_000_000  # about 80k candles: worth a progress bar
 HELP = "backtest a strategy on a candle CSV: TradingView-style fills, metrics, trade list, chart"
 
 
@@ -121,16 +122,19 @@ def run(args: argparse.Namespace) -> int:
     strategy = args.strategy or settings.strategy
     data = args.data or settings.candles_csv
     progress = ProgressBar()
+    # Only long runs get a bar: a short one finishes before a bar could be read.
+    progress.enabled = progress.enabled and data.is_file() and (
+        data.stat().st_size >= LONG_RUN_BYTES)
     try:
-        progress.phase("candles")
+        progress.phase("candles", 0.0, 0.5)
         candles = load_candles(data)
-        progress.phase("signals")
+        progress.phase("signals", 0.5, 0.65)
         params = strategy_params(settings, strategy, overrides)
         frame, params = strategy_signals(candles, strategy, params)
-        progress.phase("fills")
+        progress.phase("fills", 0.65, 0.9)
         result = run_on_signal(candles, frame["signal"].to_numpy(), rules, args.capital,
                                strategy, params, frame, progress)
-        progress.phase("report")
+        progress.phase("report", 0.9, 1.0)
         report = build_report(result, str(data))
         args.out.mkdir(parents=True, exist_ok=True)
         write_json(report, args.out / "report.json")
@@ -138,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
                          result.timestamps, strategy, rules.qty, args.capital,
                          settings.quote_asset)
         if args.plot is not None:
-            progress.phase("chart")
+            progress.phase("chart", 0.95, 1.0)
             from backtest.plot import plot_backtest
 
             args.plot.parent.mkdir(parents=True, exist_ok=True)
@@ -149,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         progress.close()
         return fail("backtest", f"cannot write the report ({exc.strerror}: {exc.filename})")
+    progress(1.0)
     progress.close()
     print(format_console(report))
     print(f"\nreport: {args.out / 'report.json'}\ntrades: {args.out / 'trades.csv'}")

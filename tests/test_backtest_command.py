@@ -1,6 +1,8 @@
 """``python main.py backtest``: defaults from the settings, flags, outputs and clear errors."""
 
+import io
 import json
+import sys
 
 import pytest
 
@@ -177,3 +179,28 @@ def test_parse_params():
     assert parse_params(None) == {}
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_params(["=3"])
+
+
+class Terminal(io.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_on_a_terminal_for_long_runs_only(candle_file, tmp_path, monkeypatch):
+    """
+    Given stderr is a terminal
+    When a short file is backtested, then the same file counted as a long run
+    Then only the long run draws the progress bar on stderr, and clears it
+    """
+    import commands.backtest as command
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert backtest("--data", candle_file, "--out", tmp_path) == 0
+    assert terminal.getvalue() == ""
+    monkeypatch.setattr(command, "LONG_RUN_BYTES", 0)
+    assert backtest("--data", candle_file, "--out", tmp_path) == 0
+    drawn = terminal.getvalue()
+    assert "fills" in drawn and "100.0 %" in drawn and drawn.endswith("\r")

@@ -125,14 +125,14 @@ def test_progress_bar_is_silent_off_a_terminal():
 def test_progress_bar_draws_when_enabled():
     """
     Given an enabled bar on a stream
-    When half of a step is done and the bar is closed
-    Then a line with the label and 50.0 % is drawn and then cleared
+    When half of a step covering 60 % to 100 % of the run is done and the bar is closed
+    Then a line with the label and 80.0 % is drawn and then cleared
     """
     stream = io.StringIO()
     bar = ProgressBar(stream, enabled=True, width=10)
-    bar.phase("fills")
+    bar.phase("fills", 0.6, 1.0)
     bar(0.5)
-    assert "fills        [#####.....]  50.0 %" in stream.getvalue()
+    assert "fills        [########..]  80.0 %" in stream.getvalue()
     bar.close()
     assert stream.getvalue().endswith("\r")
 
