@@ -90,14 +90,19 @@ def format_value(name: str, value: Any) -> str:
     if kind == "count":
         return f"{int(value):,}"
     if kind == "pct":
-        return f"{value:,.2f} %"
+        return _no_negative_zero(f"{value:,.2f}") + " %"
     if kind == "ratio":
         return f"{value:,.3f}"
     if kind == "bars":
         return f"{value:,.1f}"
     if kind == "qty":
         return f"{value:g}"
-    return f"{value:,.4f}"
+    return _no_negative_zero(f"{value:,.4f}")
+
+
+def _no_negative_zero(text: str) -> str:
+    """'-0.00' -> '0.00': a loss too small to show is not shown as negative."""
+    return text[1:] if text.startswith("-") and not text.strip("-0.,") else text
 
 
 def format_console(report: dict[str, Any]) -> str:

@@ -88,7 +88,8 @@ def test_console_table_lists_metrics_and_exit_reasons():
     [("Net Profit", 1234.56789, "1,234.5679"), ("Net Profit %", 1.234, "1.23 %"),
      ("Profit Factor", 1.23456, "1.235"), ("Total Closed Trades", 1200, "1,200"),
      ("Avg # Bars in Trades", 12.345, "12.3"), ("Sharpe Ratio", None, "n/a"),
-     ("Max Contracts Held", 0.001, "0.001")],
+     ("Max Contracts Held", 0.001, "0.001"), ("Net Profit %", -0.001, "0.00 %"),
+     ("Net Profit", -0.00001, "0.0000"), ("Net Profit", -0.5, "-0.5000")],
 )
 def test_format_value(name, value, text):
     """
