@@ -1,7 +1,7 @@
 """Parity with TradingView: the built-in RSI and MACD strategies' exported trade lists.
 
 ``../shared/tv-reference/pynecore`` holds TradingView's "List of trades" exports of its RSI
-Strategy (194 trades) and MACD Strategy (1,808 trades) on 23,053 EURUSD 1h bars, 1 contract,
+Strategy (194 trades) and MACD Strategy (1,808 trades) on 23,054 EURUSD 1h bars, 1 contract,
 no commission. The backtester must reproduce every trade.
 """
 
