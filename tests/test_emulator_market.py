@@ -212,7 +212,8 @@ def test_candle_at_partial_at_and_price_at_follow_the_path():
     """
     Given a generated market and the candle opening at T0
     When it is read whole, at 20 s and at 40 s, and its price is read at those instants
-    Then the partial candles come from the intrabar path and the price is the partial close
+    Then the partial candles come from the intrabar path, on the 0.01 tick, and the price is
+    the partial close
     """
     m = GeneratedMarket(11)
     o, h, low, c, v = m.candle_at(T0)
@@ -222,6 +223,7 @@ def test_candle_at_partial_at_and_price_at_follow_the_path():
         want = partial_candle(o, h, low, c, v, offset / 60_000)
         assert part == pytest.approx(want, abs=0.006)
         assert m.price_at(T0 + offset) == part[3]
+        assert all(abs(p * 100 - round(p * 100)) < 1e-6 for p in part[:4])  # on the tick
     assert m.price_at(T0) == o and m.index_of(T0 + 59_999) == I0
 
 

@@ -108,7 +108,8 @@ class Market:
         if full is None:
             return None
         o, h, low, c, v = partial_candle(*full, fraction=self._fraction(now_ms))
-        return (o, h, low, self._round_one(c), v)
+        # The current price is rounded to the tick; so are the extremes it may be one of.
+        return (o, self._round_one(h), self._round_one(low), self._round_one(c), v)
 
     def price_at(self, ms: int) -> float:
         """The traded price at the instant ``ms``, on the intrabar path, rounded to the tick.
