@@ -421,3 +421,59 @@ def test_server_plumbing(clock):
         EmulatorServer(GeneratedMarket(1), clock, api_key="")
     custom = EmulatorServer(GeneratedMarket(1), clock, balances={"USDT": 50}, symbol="ETH/USDT")
     assert custom.balances() == {"ETH": 0.0, "USDT": 50.0} and custom.locked_balances()["USDT"] == 0
+
+
+def test_public_parameter_errors_and_variants_over_raw_http(server):
+    """
+    Given the emulator
+    When public endpoints get missing, bad and alternative parameters over plain HTTP
+    Then errors carry Binance's codes (-1102, -1120, -1100, -1121), a limit above 1000 is
+    capped, symbols=[...] and symbol-less tickers are arrays, and a PUT is an unknown route
+    """
+    get = lambda path: http(server, "GET", path)  # noqa: E731
+    assert get("/api/v3/ping") == (200, {})
+    assert get("/api/v3/klines?interval=1m")[1]["code"] == -1102
+    assert get("/api/v3/klines?symbol=BTCUSDT")[1]["code"] == -1102
+    assert get("/api/v3/klines?symbol=BTCUSDT&interval=7m")[1]["code"] == -1120
+    assert get("/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=0")[1]["code"] == -1100
+    assert get("/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=x")[1]["code"] == -1100
+    assert len(get("/api/v3/uiKlines?symbol=BTCUSDT&interval=1m&limit=5000")[1]) == 1000
+    assert get("/api/v3/exchangeInfo?symbol=ETHUSDT") == (400, {"code": -1121,
+                                                                "msg": "Invalid symbol."})
+    status, tickers = get('/api/v3/ticker/24hr?symbols=["BTCUSDT"]')
+    assert status == 200 and tickers[0]["symbol"] == "BTCUSDT"
+    assert get('/api/v3/ticker/24hr?symbols=["ETHUSDT"]')[1]["code"] == -1121
+    assert get("/api/v3/ticker/24hr?symbols=nope")[1]["code"] == -1100
+    status, price = get("/api/v3/ticker/price?symbol=BTCUSDT")
+    assert price == {"symbol": "BTCUSDT", "price": f"{server.market.price_at(NOW):.8f}"}
+    assert isinstance(get("/api/v3/ticker/price")[1], list)
+    assert http(server, "PUT", "/api/v3/order", {})[0] == 404
+    assert server.unknown_requests == ["PUT /api/v3/order"]
+
+
+def test_recv_window_above_the_maximum_is_a_bad_request(ex):
+    """
+    Given a synchronised ccxt client
+    When it fetches the balance with recvWindow 70000
+    Then it raises BadRequest (-1131, via the spot error table)
+    """
+    with pytest.raises(ccxt.BadRequest, match="-1131"):
+        ex.fetch_balance({"recvWindow": 70_000})
+
+
+def test_a_bug_in_a_route_answers_json_500_and_is_recorded(clock):
+    """
+    Given an emulator whose market fails when asked for a price
+    When ccxt fetches the last prices
+    Then ccxt raises OperationFailed (500 -1000) and the bug is in internal_errors
+    """
+    market = GeneratedMarket(1)
+
+    def broken(ms):
+        raise RuntimeError("no price")
+
+    market.price_at = broken
+    with EmulatorServer(market, clock) as srv:
+        with pytest.raises(ccxt.OperationFailed):
+            client(srv).fetch_last_prices()
+    assert len(srv.internal_errors) == 1 and "no price" in srv.internal_errors[0]
