@@ -79,6 +79,17 @@ def test_flat_prices_hold_on_every_bar(name):
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_prices_that_only_rise_or_only_fall_never_signal(name):
+    """
+    Given 500 closes rising by 1 (and by 0.1 %), and 500 closes falling by 1
+    When each strategy computes its signals
+    Then every bar is HOLD: the lines are ordered from their first bar, so nothing crosses
+    """
+    for close in (100 + np.arange(500.0), 100 * 1.001 ** np.arange(500), 600 - np.arange(500.0)):
+        assert not signals(name, close).any()
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
 def test_warmup_is_the_first_bar_that_can_signal(name):
     """
     Given a series exactly warm-up bars long built to buy on its last bar, and random series
