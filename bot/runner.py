@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.timing import wake_time_ms
+from bot.window import CandleWindow
 from exchange.clock import Clock, RealClock
 from exchange.errors import ExchangeUnavailable
 from storage.candles import append_candles
@@ -70,6 +71,7 @@ class TradingBot:
         self.cycles_skipped = 0
         self.stop_requested = False
         self._last_heartbeat_ms = clock.now_ms()
+        self.window = CandleWindow(client, history_candles, timeframe_ms)
 
     # --- control -------------------------------------------------------------------------
 
@@ -137,6 +139,9 @@ class TradingBot:
         except ExchangeUnavailable as exc:
             log.warning("Price check skipped: %s", exc)
             return None
+        except Exception:  # noqa: BLE001 - e.g. a refused key: logged, the loop goes on
+            errors.exception("Price check failed")
+            return None
         if price is None:
             return None
         try:
@@ -162,7 +167,7 @@ class TradingBot:
             return CycleResult(skipped=str(exc))
 
     def _cycle(self) -> CycleResult:
-        fetch = self.client.fetch_closed_candles(self.history_candles)
+        fetch = self.window.refresh(self.clock.now_ms())
         if fetch.frame is None or fetch.frame.empty:
             self.cycles_skipped += 1
             reason = fetch.skip_reason or "no closed candle returned"

@@ -280,8 +280,8 @@ def validate(fields: dict[str, Any]) -> Settings:
            f["candle_close_offset_seconds"], "0 to 60 seconds")
     _check(1 <= f["heartbeat_seconds"] <= 86_400, "HEARTBEAT_SECONDS", f["heartbeat_seconds"],
            "1 to 86400 seconds")
-    _check(60 <= f["history_candles"] <= 1000, "HISTORY_CANDLES", f["history_candles"],
-           "60 to 1000 (Binance returns at most 1000 candles a call)")
+    _check(60 <= f["history_candles"] <= 999, "HISTORY_CANDLES", f["history_candles"],
+           "60 to 999 (one Binance call returns at most 1000 candles)")
     _check(10_000 <= f["log_max_bytes"] <= 1_000_000_000, "LOG_MAX_BYTES", f["log_max_bytes"],
            "10000 to 1000000000 bytes")
     _check(1 <= f["log_backups"] <= 100, "LOG_BACKUPS", f["log_backups"], "1 to 100")

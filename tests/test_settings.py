@@ -86,8 +86,8 @@ def test_keys_select_testnet_automatically_and_stay_out_of_repr(tmp_path):
     When the settings are loaded
     Then the exchange is testnet and the keys do not appear in the settings' repr
     """
-    s = load_settings({"BINANCE_TESTNET_API_KEY": "k-123456", "BINANCE_TESTNET_API_SECRET": "s-987"},
-                      env_file=no_env_file(tmp_path))
+    s = load_settings({"BINANCE_TESTNET_API_KEY": "k-123456",
+                       "BINANCE_TESTNET_API_SECRET": "s-987"}, env_file=no_env_file(tmp_path))
     assert s.exchange == "testnet"
     assert "k-123456" not in repr(s) and "s-987" not in repr(s)
     assert s.secrets == ["k-123456", "s-987"]

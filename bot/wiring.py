@@ -1,0 +1,213 @@
+"""Assembling the bot from settings: clock, exchange (local emulator or testnet), client,
+position manager and loop. ``commands/bot.py`` parses flags and calls these in order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.runner import TradingBot
+from config.settings import Settings
+from exchange.clock import AcceleratedClock, Clock, PacedClock, RealClock
+
+log = logging.getLogger("paperbot")
+
+LOCAL_STATE_FILE = "local_exchange.json"
+
+
+class StartupError(Exception):
+    """The bot cannot start; the message is one line saying what to do. ``status`` is the exit."""
+
+    def __init__(self, message: str, status: int = 2) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class LocalExchange:
+    """An in-process emulator and the clock it shares with the bot."""
+
+    server: Any
+    clock: Clock
+    description: str
+
+
+def remote_emulator_clock(base_url: str, timeout_s: float = 5.0) -> AcceleratedClock:
+    """A clock that follows a standalone emulator's (possibly accelerated) clock.
+
+    Reads the emulator extension ``GET /emulator/clock`` once: time and speed define the same
+    linear time line the emulator runs on.
+    """
+    url = base_url.rstrip("/") + "/emulator/clock"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as reply:  # noqa: S310 - loopback
+            data = json.loads(reply.read().decode("utf-8"))
+        return AcceleratedClock(float(data["speed"]), start_ms=int(data["serverTime"]))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StartupError(
+            f"cannot read the emulator's clock at {url} ({exc}); start it with"
+            " 'python main.py emulator --port PORT' or check --exchange-url", status=1
+        ) from None
+
+
+def start_local_exchange(
+    settings: Settings,
+    *,
+    speed: float,
+    seed: int,
+    replay: Path | None = None,
+    persist: bool = True,
+) -> LocalExchange:
+    """Start the built-in emulator in this process on a PacedClock shared with the bot.
+
+    The exchange's balances, orders and clock are kept in ``data/local_exchange.json`` (when the
+    emulator supports it) so a second run continues where the first stopped, as the testnet
+    would. A replay starts ``history_candles`` into the file, afresh every time.
+    """
+    from exchange.emulator.market import GeneratedMarket, ReplayMarket
+    from exchange.emulator.server import EmulatorServer
+
+    timeframe_ms = 60_000
+    if replay is not None:
+        try:
+            market = ReplayMarket(replay)
+            start = market.default_start_ms(settings.history_candles)
+        except (ValueError, OSError) as exc:
+            raise StartupError(f"--replay {replay}: {exc}") from None
+        description = f"local emulator replaying {replay}"
+    else:
+        market = GeneratedMarket(seed, timeframe_ms=timeframe_ms)
+        start = int(time.time() * 1000)
+        description = f"local emulator (generated market, seed {seed})"
+    # A replay is an experiment on a fixed file: it always starts afresh.
+    state_path = settings.data_dir / LOCAL_STATE_FILE if persist and replay is None else None
+    saved_clock = _load_saved_clock(state_path)
+    if saved_clock is not None:
+        start = max(start, saved_clock)
+    clock = PacedClock(start, speed=speed)
+    kwargs: dict[str, Any] = {}
+    if state_path is not None and _supports_state(EmulatorServer):
+        kwargs["state_path"] = state_path
+    server = EmulatorServer(market, clock, **kwargs)
+    if state_path is not None and _supports_state(EmulatorServer):
+        from exchange.emulator.persistence import load_emulator_state
+
+        try:
+            load_emulator_state(server, state_path)
+        except ValueError as exc:
+            raise StartupError(str(exc)) from None
+    server.start()
+    return LocalExchange(server=server, clock=clock, description=description)
+
+
+def _supports_state(server_class: type) -> bool:
+    try:
+        import exchange.emulator.persistence  # noqa: F401
+    except ImportError:
+        return False
+    return "state_path" in server_class.__init__.__code__.co_varnames
+
+
+def _load_saved_clock(state_path: Path | None) -> int | None:
+    if state_path is None or not state_path.is_file():
+        return None
+    try:
+        value = json.loads(state_path.read_text(encoding="utf-8")).get("clock_ms")
+        return int(value) if value is not None else None
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+
+
+def choose_clock(exchange_kind: str, exchange_url: str | None) -> Clock:
+    """The clock for a bot that does not start its own emulator."""
+    if exchange_kind == "local" and exchange_url:
+        return remote_emulator_clock(exchange_url)
+    return RealClock()
+
+
+def build_client(settings: Settings, *, kind: str, base_url: str | None, clock: Clock,
+                 api_key: str, api_secret: str) -> Any:
+    """A connected ExchangeClient: endpoint guard passed, markets loaded, trade size checked."""
+    from exchange.client import ExchangeClient, ExchangeRefused
+    from exchange.errors import EndpointRefused, ExchangeUnavailable
+    from exchange.factory import make_exchange
+    from exchange.market_rules import TradeSizeError
+    from exchange.retry import RetryPolicy
+
+    try:
+        ccxt_exchange = make_exchange(
+            kind, api_key=api_key, api_secret=api_secret, base_url=base_url,
+            timeout_ms=settings.request_timeout_ms, clock=clock if kind == "local" else None)
+    except (ValueError, EndpointRefused) as exc:
+        raise StartupError(str(exc)) from None
+    policy = RetryPolicy(attempts=settings.retry_attempts, base_delay=settings.retry_base_delay,
+                         factor=settings.retry_factor)
+    client = ExchangeClient(ccxt_exchange, settings.symbol, settings.timeframe, clock=clock,
+                            policy=policy)
+    try:
+        client.load_markets()
+        client.check_trade_size(settings.trade_size)
+    except ExchangeUnavailable as exc:
+        raise StartupError(f"the exchange is unreachable at start: {exc}", status=1) from None
+    except (ExchangeRefused, TradeSizeError) as exc:
+        raise StartupError(str(exc)) from None
+    return client
+
+
+def build_positions(settings: Settings, *, client: Any, clock: Clock, exchange_name: str) -> Any:
+    """The position manager over the journal and state file of ``settings.data_dir``."""
+    from risk.position import PositionManager
+    from storage.state import StateFileError, StateStore
+    from storage.trades import TradeJournal, TradeJournalError
+
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        journal = TradeJournal(settings.trades_csv)
+        store = StateStore(settings.state_file)
+        positions = PositionManager(
+            client, journal, store, symbol=settings.symbol, trade_size=settings.trade_size,
+            stop_loss_percent=settings.stop_loss_percent,
+            take_profit_percent=settings.take_profit_percent, strategy_name=settings.strategy,
+            exchange_name=exchange_name, clock=clock,
+            quantity_step=client.market_rules().step)
+    except (StateFileError, TradeJournalError, OSError) as exc:
+        raise StartupError(str(exc)) from None
+    owner = positions.state.extra.get("exchange")
+    busy = positions.position is not None or positions.state.pending is not None
+    if owner and owner != exchange_name and busy:
+        raise StartupError(
+            f"{settings.state_file} holds an open position on the {owner} exchange, but this run"
+            f" uses {exchange_name}; run with --exchange {owner} to manage it, or use another"
+            " DATA_DIR")
+    positions.state.extra["exchange"] = exchange_name
+    return positions
+
+
+def build_bot(settings: Settings, *, client: Any, positions: Any, clock: Clock,
+              max_candles: int | None) -> TradingBot:
+    """The loop over the configured strategy; StartupError if history cannot warm it up."""
+    from strategies.registry import get_strategy
+
+    strategy = get_strategy(settings.strategy)
+    try:
+        params = strategy.params(settings.strategy_params)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
+    needed = strategy.warmup(params) + 2
+    if needed > settings.history_candles:
+        raise StartupError(
+            f"HISTORY_CANDLES={settings.history_candles} is too short for {settings.strategy}"
+            f" with these parameters: it needs at least {needed}; raise HISTORY_CANDLES")
+    return TradingBot(
+        client=client, positions=positions, strategy=strategy, strategy_params=params,
+        clock=clock, candles_csv=settings.candles_csv, timeframe_ms=client.timeframe_ms,
+        history_candles=settings.history_candles,
+        price_poll_seconds=settings.price_poll_seconds,
+        close_offset_seconds=settings.candle_close_offset_seconds,
+        heartbeat_seconds=settings.heartbeat_seconds, max_candles=max_candles)
