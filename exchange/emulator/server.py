@@ -14,6 +14,10 @@ Non-Binance extension endpoints live under ``/emulator/`` (ccxt's binance class 
 * ``GET /emulator/fills`` -> every fill the emulator ever made (also before a wipe);
 * ``POST /emulator/fault`` with a JSON body such as ``{"fault": "outage", "seconds": 30}``
   and the ``X-MBX-APIKEY`` header -> arms a fault, answers the faults now armed.
+
+State survives a restart: ``export_state()`` / ``import_state(doc)`` and, with
+``state_path=``, an atomic save after every accepted or cancelled order, every wipe and on
+``stop()`` (``exchange/emulator/persistence.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from exchange.clock import Clock
@@ -36,6 +41,7 @@ from exchange.emulator.auth import check_signed
 from exchange.emulator.faults import FaultInjector
 from exchange.emulator.klines import INTERVALS_MS, klines, ticker_24hr
 from exchange.emulator.market import Market
+from exchange.emulator.persistence import account_state, restore_account, save_emulator_state
 from exchange.emulator.wire import (
     MSG_INVALID_INTERVAL,
     MSG_INVALID_SYMBOL,
@@ -97,6 +103,10 @@ class EmulatorServer:
 
     Default account: 10,000 of the quote asset and 1 of the base asset (10,000 USDT and
     1 BTC for BTC/USDT), taker fee ``fee_rate`` (0.1 %) in the asset received.
+
+    ``state_path``: save the state there (atomically) after every accepted or cancelled
+    order, every wipe and on ``stop()``; load it first with ``load_emulator_state``. A file
+    that this server has neither loaded nor written is never overwritten (see ``save_errors``).
     """
 
     def __init__(
@@ -111,6 +121,7 @@ class EmulatorServer:
         symbol: str = "BTC/USDT",
         balances: dict[str, float] | None = None,
         fee_rate: float = 0.001,
+        state_path: Path | None = None,
     ) -> None:
         if not is_loopback_host(host):
             raise ValueError(
@@ -136,6 +147,9 @@ class EmulatorServer:
         self.faults = FaultInjector(clock, on_wipe=self.wipe)
         self.unknown_requests: list[str] = []
         self.internal_errors: list[str] = []
+        self.state_path = Path(state_path) if state_path is not None else None
+        self.save_errors: list[str] = []  # autosaves that failed (disk full, foreign file)
+        self._state_owned = False  # True once this server imported or wrote its state file
         self._records: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_SIZE)
         self.request_count = 0
         self._requested_port = int(port)
@@ -185,6 +199,7 @@ class EmulatorServer:
         httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self._autosave()
 
     def __enter__(self) -> EmulatorServer:
         return self.start()
@@ -250,6 +265,45 @@ class EmulatorServer:
         """The testnet reset: orders and trades gone, balances back to the defaults."""
         with self._lock:
             self._account.wipe()
+            self._autosave()
+
+    # -- state across restarts ------------------------------------------------------------
+    def export_state(self) -> dict:
+        """Balances, orders, trades, fills, id counters and ``clock_ms``, JSON-serialisable."""
+        with self._lock:
+            state = account_state(self._account)
+            state["clock_ms"] = int(self.clock.now_ms())
+            return state
+
+    def import_state(self, state: dict) -> None:
+        """Replace the account with an exported state (its ``clock_ms`` is for the caller's
+        clock). ValueError (one line) on a bad document; the account is then unchanged."""
+        with self._lock:
+            try:
+                restore_account(self._account, state)
+            except ValueError as exc:
+                raise ValueError(f"emulator state rejected: {exc}") from None
+            self._state_owned = True
+
+    def _autosave(self) -> None:
+        """Save to ``state_path`` if set; failures are logged and kept in ``save_errors``."""
+        path = self.state_path
+        if path is None:
+            return
+        with self._lock:
+            if not self._state_owned and path.exists():
+                problem = (f"not overwriting {path}: it holds an emulator state this server"
+                           " has not loaded (call load_emulator_state first)")
+            else:
+                try:
+                    save_emulator_state(self, path)
+                except OSError as exc:
+                    problem = f"could not save the emulator state to {path}: {exc}"
+                else:
+                    self._state_owned = True
+                    return
+            log.error("%s", problem)
+            self.save_errors.append(problem)
 
     # -- request handling -----------------------------------------------------------------
     def handle(self, request: _Request) -> _Answer:
@@ -424,6 +478,7 @@ class EmulatorServer:
             now = self.clock.now_ms()
             order = self._account.place(request.params, self.market.price_at(now), now)
             answer = order.as_full_ack()
+            self._autosave()  # on disk before the client can learn of the order
         timeout = self.faults.take_order_timeout()
         if timeout is None:
             return answer
@@ -437,7 +492,9 @@ class EmulatorServer:
 
     def _cancel_order(self, request: _Request) -> dict:
         with self._lock:
-            return self._account.cancel(request.params, self.clock.now_ms())
+            answer = self._account.cancel(request.params, self.clock.now_ms())
+            self._autosave()
+            return answer
 
     def _open_orders(self, request: _Request) -> list:
         symbol = self._symbol_param(request.params, required=False)
