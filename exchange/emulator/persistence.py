@@ -300,7 +300,7 @@ def restore_account(account: Account, doc: Any) -> None:
 # -- files --------------------------------------------------------------------------------------
 def save_emulator_state(server: EmulatorServer, path: str | Path) -> None:
     """Write the server's state to ``path`` atomically (temp + fsync + os.replace)."""
-    text = json.dumps(server.export_state(), indent=1, sort_keys=True) + "\n"
+    text = json.dumps(server.export_state(), separators=(",", ":"), sort_keys=True) + "\n"
     write_atomic(path, text.encode("utf-8"), mode=0o600)
 
 
