@@ -161,13 +161,19 @@ def build_client(settings: Settings, *, kind: str, base_url: str | None, clock: 
 
 
 def build_positions(settings: Settings, *, client: Any, clock: Clock, exchange_name: str) -> Any:
-    """The position manager over the journal and state file of ``settings.data_dir``."""
+    """The position manager over the journal and state file of ``settings.data_dir``.
+
+    A damaged candle file there is first moved aside (``quarantine_if_damaged``), so the loop
+    appends to a sound file.
+    """
     from risk.position import PositionManager
+    from storage.candles import quarantine_if_damaged
     from storage.state import StateFileError, StateStore
     from storage.trades import TradeJournal, TradeJournalError
 
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        quarantine_if_damaged(settings.candles_csv)
         journal = TradeJournal(settings.trades_csv)
         store = StateStore(settings.state_file)
         positions = PositionManager(

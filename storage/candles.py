@@ -8,7 +8,9 @@ command passes candles around in this one shape.
 
 from __future__ import annotations
 
+import logging
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,8 @@ import pandas as pd
 
 CANDLE_COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]
 PRICE_COLUMNS = ["open", "high", "low", "close"]
+
+log = logging.getLogger("paperbot")
 
 
 class CandleFileError(ValueError):
@@ -208,3 +212,44 @@ def repair_partial_tail(path: str | Path) -> bool:
         handle.flush()
         os.fsync(handle.fileno())
     return True
+
+
+def _aside_path(path: Path) -> Path:
+    """A free ``<name>.corrupt-<UTC stamp>[-n]`` name next to ``path``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    base = path.with_name(f"{path.name}.corrupt-{stamp}")
+    aside, counter = base, 1
+    while aside.exists():
+        aside = base.with_name(f"{base.name}-{counter}")
+        counter += 1
+    return aside
+
+
+def quarantine_if_damaged(path: str | Path) -> Path | None:
+    """Check a candle file at start; move it aside when damaged and return the new name.
+
+    A partial last line (a killed append) is the one damage repaired in place, as
+    ``append_candles`` would. Anything else ``read_candles`` refuses (a malformed or
+    out-of-order row, a missing column, bytes that are not text) means the file can no longer
+    be trusted as a whole: it is renamed to ``<name>.corrupt-<UTC stamp>`` (never overwritten
+    or deleted), a one-line WARNING says why and where it went, and the caller starts a fresh
+    file. Returns None when the file is absent, empty or sound. OSError (e.g. no read
+    permission) propagates: that is not damage and moving the file would not fix it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    if repair_partial_tail(path):
+        log.warning("%s: cut a partial last line left by an interrupted write", path)
+    if path.stat().st_size == 0:
+        return None
+    try:
+        read_candles(path)
+    except CandleFileError as exc:
+        aside = _aside_path(path)
+        os.replace(path, aside)
+        reason = str(exc).removeprefix(f"{path} ").removeprefix(f"{path}: ")
+        log.warning("%s is damaged (%s); kept it as %s and starting a fresh candle file",
+                    path, reason, aside.name)
+        return aside
+    return None
