@@ -1,0 +1,376 @@
+"""Bad input, end to end: settings, flags, damaged files at start, malformed candle replies.
+
+Settings, flags and files are proved through ``python main.py`` in a child process (a
+throw-away project copy with its own ``.env``, no network beyond loopback); candle replies
+through the whole in-process bot on the emulator, with the real ccxt instance's OHLCV replies
+damaged on the way in (nothing else is replaced).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from bot.wiring import build_bot, build_positions, start_local_exchange
+from config.settings import load_settings
+from exchange.client import ExchangeClient
+from exchange.emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from exchange.factory import make_exchange
+from exchange.retry import RetryPolicy
+from storage.candles import read_candles
+from storage.logs import setup_logging, teardown_logging
+from tests.main_subprocess import error_lines, project_copy, run_main
+
+RUN = ("--exchange", "local", "--speed", "max", "--max-candles", "3")
+GOOD_ROW = "1704067200000,42000.0,42100.0,41900.0,42050.0,12.5\n"
+HEADER = "timestamp,open,high,low,close,volume\n"
+
+
+@pytest.fixture
+def project(tmp_path):
+    return project_copy(tmp_path)
+
+
+def dirs(tmp_path):
+    return ["--data-dir", str(tmp_path / "data"), "--logs-dir", str(tmp_path / "logs")]
+
+
+def candle_rows(n: int, start_ms: int = 1_704_067_200_000) -> str:
+    return "".join(
+        f"{start_ms + i * 60_000},{100 + i},{102 + i},{99 + i},{101 + i},5.0\n" for i in range(n)
+    )
+
+
+# --- settings ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        ({"STOP_LOSS_PERCENT": "2"}, "STOP_LOSS_PERCENT=2.0 is out of range; accepted: 0 <"),
+        ({"SMA_SHORT": "abc"}, "SMA_SHORT='abc' is not a whole number"),
+        ({"TIMEFRAME": "7m"}, "TIMEFRAME='7m' is out of range; accepted: 1m, 3m"),
+        ({"SMA_SHORT": "60"}, "SMA_SHORT=60 must be below SMA_LONG=50"),
+        ({"EXCHANGE": "mainnet"}, "EXCHANGE='mainnet' is out of range; accepted: auto, local"),
+        ({"EXCHANGE": "testnet"}, "EXCHANGE=testnet needs BINANCE_TESTNET_API_KEY"),
+    ],
+    ids=lambda v: next(iter(v)) if isinstance(v, dict) else None,
+)
+def test_bad_setting_stops_the_bot_with_one_line_and_exit_2(project, tmp_path, env, fragment):
+    """
+    Given a setting with a bad value in the environment
+    When python main.py starts
+    Then it exits with status 2 before writing anything, and stderr is one line naming the
+     setting, the bad value and what is accepted
+    """
+    done = run_main(project, "--speed", "max", "--max-candles", "3", *dirs(tmp_path), env=env)
+    assert done.returncode == 2
+    lines = error_lines(done.stderr)
+    assert len(lines) == 1 and lines[0].startswith("main.py: error: ") and fragment in lines[0]
+    assert not (tmp_path / "data").exists() and not (tmp_path / "logs").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("# my keys\nSTOP_LOSS_PERCENT 0.02\n", ".env line 2 is not KEY=VALUE"),
+        ("PRICE_POLL_SECONDS=fast\n", "PRICE_POLL_SECONDS='fast' is not a number"),
+    ],
+    ids=["not-key-value", "not-a-number"],
+)
+def test_malformed_env_file_stops_the_bot_with_one_line(project, tmp_path, text, fragment):
+    """
+    Given a .env file in the project folder with a malformed line or a bad value
+    When python main.py starts
+    Then it exits with status 2 and one stderr line saying what to fix in .env
+    """
+    (project / ".env").write_text(text, encoding="utf-8")
+    done = run_main(project, *RUN, *dirs(tmp_path))
+    assert done.returncode == 2
+    assert len(error_lines(done.stderr)) == 1 and fragment in done.stderr
+
+
+# --- command-line flags --------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--max-candles", "0"], "argument --max-candles: must be at least 1, got 0"),
+        (["--max-candles", "ten"], "argument --max-candles: 'ten' is not a whole number"),
+        (["--speed", "-1"], "argument --speed: must be > 0 (or 'max'), got -1"),
+        (["--speed", "abc"], "argument --speed: 'abc' is not a number or 'max'"),
+        (["--exchange", "mainnet"], "argument --exchange: invalid choice: 'mainnet'"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+        (["--seed", "x"], "argument --seed: invalid int value: 'x'"),
+    ],
+    ids=["max-candles-0", "max-candles-word", "speed-negative", "speed-word", "mainnet",
+         "unknown-flag", "seed-word"],
+)
+def test_out_of_range_flag_exits_2_with_usage_and_error(project, tmp_path, args, fragment):
+    """
+    Given a command-line flag that is out of range, malformed or unknown
+    When python main.py parses it
+    Then it exits with status 2, prints the usage and one error line naming the flag,
+     and writes nothing
+    """
+    done = run_main(project, *args, *dirs(tmp_path))
+    assert done.returncode == 2
+    lines = error_lines(done.stderr)
+    assert lines[0].startswith("usage: main.py")
+    assert lines[-1].startswith("main.py: error: ") and fragment in lines[-1]
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "fragment"),
+    [
+        (["--exchange", "testnet", "--speed", "5"],
+         {"BINANCE_TESTNET_API_KEY": "k" * 16, "BINANCE_TESTNET_API_SECRET": "s" * 16},
+         "--speed works only with the local exchange (--exchange local)"),
+        (["--exchange", "testnet", "--replay", "x.csv"],
+         {"BINANCE_TESTNET_API_KEY": "k" * 16, "BINANCE_TESTNET_API_SECRET": "s" * 16},
+         "--replay works only with the local exchange"),
+        (["--exchange-url", "http://127.0.0.1:9", "--speed", "10"], {},
+         "--speed and --replay belong to the standalone emulator"),
+        (["--replay", "no-such.csv"], {}, "no-such.csv: no such candle file"),
+    ],
+    ids=["testnet-speed", "testnet-replay", "url-speed", "missing-replay"],
+)
+def test_flag_combinations_argparse_cannot_see_exit_2_with_one_line(project, tmp_path, args, env,
+                                                                     fragment):
+    """
+    Given flags that are each valid but do not go together, or a replay file that is absent
+    When python main.py starts
+    Then it exits with status 2 and the error line says which flag to change; nothing is traded
+    """
+    done = run_main(project, *args, "--max-candles", "1", "--quiet", *dirs(tmp_path), env=env)
+    assert done.returncode == 2
+    assert [ln for ln in error_lines(done.stderr) if ln.startswith("main.py: error: ")]
+    assert fragment in done.stderr
+    assert not (tmp_path / "data" / "historical_trades.csv").exists()
+
+
+# --- damaged files at start ----------------------------------------------------------------
+
+def test_corrupted_candle_file_is_kept_aside_and_a_fresh_one_started(project, tmp_path):
+    """
+    Given data/historical_data.csv with a corrupted row in the middle
+    When python main.py starts
+    Then the file is renamed historical_data.csv.corrupt-<stamp> with its bytes unchanged,
+     a one-line warning names it on stderr and in trading.log, and the run fills a fresh,
+     valid candle file
+    """
+    data = tmp_path / "data"
+    data.mkdir()
+    damaged = HEADER + candle_rows(2) + "1704067320000,102,1O4,101,103,5.0\n" + GOOD_ROW
+    (data / "historical_data.csv").write_text(damaged, encoding="utf-8")
+    done = run_main(project, *RUN, *dirs(tmp_path))
+    assert done.returncode == 0, done.stderr
+    [aside] = data.glob("historical_data.csv.corrupt-*")
+    assert aside.read_text(encoding="utf-8") == damaged
+    warning = [ln for ln in error_lines(done.stderr) if "is damaged" in ln]
+    assert len(warning) == 1 and aside.name in warning[0]
+    assert "line 4: high '1O4' is not a number" in warning[0]
+    assert aside.name in (tmp_path / "logs" / "trading.log").read_text()
+    fresh = read_candles(data / "historical_data.csv")
+    assert len(fresh) >= 200 and fresh["timestamp"].is_unique
+
+
+def test_truncated_last_candle_line_is_repaired_not_moved(project, tmp_path):
+    """
+    Given data/historical_data.csv whose last line was cut mid-write by a killed process
+    When python main.py starts
+    Then only the partial line is dropped, no copy is made, and the earlier rows are kept
+    """
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "historical_data.csv").write_text(HEADER + candle_rows(3) + "1704067380000,10",
+                                              encoding="utf-8")
+    done = run_main(project, *RUN, "--quiet", *dirs(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert not list(data.glob("*.corrupt-*"))
+    candles = read_candles(data / "historical_data.csv")
+    assert candles["timestamp"].iloc[:3].tolist() == [1_704_067_200_000 + i * 60_000
+                                                      for i in range(3)]
+    assert "cut a partial last line" in (tmp_path / "logs" / "trading.log").read_text()
+
+
+@pytest.mark.parametrize(
+    ("content", "reason", "restart"),
+    [
+        ('{"version": 1, "symbol": "BTC/US', "Unterminated string", True),
+        ("", "the file is empty", False),
+    ],
+    ids=["truncated", "empty"],
+)
+def test_damaged_state_file_is_kept_aside_and_the_bot_stops_with_advice(project, tmp_path,
+                                                                        content, reason, restart):
+    """
+    Given a truncated or empty data/state.json
+    When python main.py starts
+    Then it exits with status 2 and one line naming the reason, the kept copy and what to
+     check; the copy holds the original bytes, and the next start runs flat
+    """
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "state.json").write_text(content, encoding="utf-8")
+    done = run_main(project, *RUN, "--quiet", *dirs(tmp_path))
+    assert done.returncode == 2
+    [line] = [ln for ln in error_lines(done.stderr) if ln.startswith("main.py: error:")]
+    [aside] = data.glob("state.json.corrupt-*")
+    assert reason in line and aside.name in line and "trades journal" in line
+    assert aside.read_text(encoding="utf-8") == content
+    if not restart:
+        return
+    again = run_main(project, *RUN, "--quiet", *dirs(tmp_path))
+    assert again.returncode == 0, again.stderr
+    assert "Reconcile: flat, nothing pending" in (tmp_path / "logs" / "trading.log").read_text()
+
+
+def test_damaged_trades_journal_stops_the_bot_and_is_left_untouched(project, tmp_path):
+    """
+    Given data/historical_trades.csv whose header was overwritten with junk
+    When python main.py starts
+    Then it exits with status 2 and one line naming the file, and the file keeps its bytes
+    """
+    data = tmp_path / "data"
+    data.mkdir()
+    journal = data / "historical_trades.csv"
+    journal.write_bytes(b'garbage,"unterminated\nmore junk\n')
+    done = run_main(project, *RUN, "--quiet", *dirs(tmp_path))
+    assert done.returncode == 2
+    [line] = [ln for ln in error_lines(done.stderr) if ln.startswith("main.py: error:")]
+    assert str(journal) in line and "unexpected header" in line
+    assert journal.read_bytes() == b'garbage,"unterminated\nmore junk\n'
+
+
+def test_corrupted_replay_file_is_refused_naming_the_line(project, tmp_path):
+    """
+    Given a candle CSV to replay whose fourth line has high below low
+    When python main.py --replay starts
+    Then it exits with status 2 and one error line naming the file line and the fix
+    """
+    replay = tmp_path / "replay.csv"
+    replay.write_text(HEADER + candle_rows(2) + "1704067320000,102,90,101,103,5\n",
+                      encoding="utf-8")
+    done = run_main(project, "--replay", str(replay), "--speed", "max", "--max-candles", "1",
+                    "--quiet", *dirs(tmp_path))
+    assert done.returncode == 2
+    [line] = [ln for ln in error_lines(done.stderr) if ln.startswith("main.py: error:")]
+    assert "line 4: high is below low; fix or remove that row" in line
+
+
+# --- malformed candle replies --------------------------------------------------------------
+
+class DamagingExchange:
+    """The real ccxt binance instance, except that armed OHLCV replies are damaged once each.
+
+    Everything else (time, markets, tickers, orders, signing) goes to the real instance.
+    """
+
+    def __init__(self, real) -> None:
+        self._real = real
+        self.damage: list = []
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def fetch_ohlcv(self, *args, **kwargs):
+        rows = self._real.fetch_ohlcv(*args, **kwargs)
+        if self.damage:
+            rows = self.damage.pop(0)([list(r) for r in rows])
+        return rows
+
+
+def _set(index, field, value):
+    def damage(rows):
+        rows[index][field] = value
+        return rows
+    return damage
+
+
+def _replace(index, value):
+    def damage(rows):
+        rows[index] = value
+        return rows
+    return damage
+
+
+def _swap(rows):
+    rows[-2], rows[-3] = rows[-3], rows[-2]
+    return rows
+
+
+DAMAGES = {
+    # rows[-1] is the still-open candle; rows[-2] the candle that just closed.
+    "reply-none": (lambda rows: None, "sent no candle list (None)"),
+    "row-none": (_replace(-2, None), "the candle is missing (None)"),
+    "close-nan": (_set(-2, 4, math.nan), "a price or the volume is missing (NaN)"),
+    "close-none": (_set(-2, 4, None), "close is missing (None)"),
+    "high-text": (_set(-2, 2, "n/a"), "high 'n/a' is not a number"),
+    "missing-fields": (lambda rows: rows[:-2] + [rows[-2][:4]] + rows[-1:], "has 4 field(s)"),
+    "out-of-order": (_swap, "timestamp is not after the previous row's"),
+    "duplicate-row": (lambda rows: rows[:-1] + [rows[-2], rows[-1]],
+                      "timestamp is not after the previous row's"),
+    "negative-volume": (_set(-2, 5, -3.0), "volume is negative"),
+}
+
+
+@pytest.fixture
+def bot_on_damaging_exchange(tmp_path):
+    settings = load_settings({"DATA_DIR": str(tmp_path / "data"),
+                              "LOGS_DIR": str(tmp_path / "logs"), "STRATEGY": "ma2line",
+                              "RETRY_BASE_DELAY": "1"}, env_file=tmp_path / "absent.env")
+    local = start_local_exchange(settings, speed=float("inf"), seed=3, persist=False)
+    setup_logging(settings.logs_dir, console=False, clock=local.clock)
+    real = make_exchange("local", api_key=DEFAULT_API_KEY, api_secret=DEFAULT_API_SECRET,
+                         base_url=local.server.base_url, clock=local.clock)
+    exchange = DamagingExchange(real)
+    client = ExchangeClient(exchange, settings.symbol, settings.timeframe, clock=local.clock,
+                            policy=RetryPolicy(attempts=3, base_delay=1.0))
+    client.load_markets()
+    positions = build_positions(settings, client=client, clock=local.clock,
+                                exchange_name="local")
+    bot = build_bot(settings, client=client, positions=positions, clock=local.clock,
+                    max_candles=None)
+    bot.positions.reconcile()
+    yield bot, exchange, local.server, settings
+    teardown_logging()
+    local.server.stop()
+
+
+def _cycle(bot):
+    bot.wait_for_close()
+    return bot.run_cycle()
+
+
+@pytest.mark.parametrize("kind", list(DAMAGES))
+def test_malformed_candle_reply_skips_the_cycle_and_the_next_one_catches_up(
+        bot_on_damaging_exchange, kind):
+    """
+    Given the bot running on the emulator through the real ccxt client
+    When one candle reply holds a None row, a NaN or None price, a non-numeric or missing
+     field, out-of-order or duplicate rows, or a negative volume
+    Then that cycle is skipped with a warning naming the problem, nothing is stored, signalled
+     or traded for it, and the next cycle stores the missed candle with no gap or duplicate
+    """
+    bot, exchange, server, settings = bot_on_damaging_exchange
+    for _ in range(3):
+        assert _cycle(bot).skipped is None
+    stored = read_candles(settings.candles_csv)
+    done_ms, fills = bot.positions.last_candle_ms, len(server.fills)
+    damage, reason = DAMAGES[kind]
+    exchange.damage.append(damage)
+    result = _cycle(bot)
+    assert result.skipped is not None and reason in result.skipped
+    assert read_candles(settings.candles_csv).equals(stored)
+    assert bot.positions.last_candle_ms == done_ms and len(server.fills) == fills
+    log = (settings.logs_dir / "trading.log").read_text()
+    assert "Cycle skipped: bad candle data from the exchange: " in log and reason in log
+    after = _cycle(bot)
+    assert after.skipped is None and after.new_candles == 2
+    candles = read_candles(settings.candles_csv)
+    assert len(candles) == len(stored) + 2
+    assert pd.Series(candles["timestamp"]).diff().dropna().eq(60_000).all()
+    assert bot.cycles_skipped == 1
