@@ -353,6 +353,19 @@ class PositionManager:
             return f"{SKIPPED}: balance unavailable ({exc})"
         if free < self.wipe_threshold * pos.quantity:
             return self._position_lost(self._shortfall(free, pos))
+        # A reset testnet re-issues balances (often 1 BTC), so during a run only the forgotten
+        # entry order tells that the coins to sell are not ours: selling them would journal a
+        # made-up exit of a position that no longer exists.
+        if pos.entry_client_order_id:
+            try:
+                entry = self.broker.find_order(pos.entry_client_order_id)
+            except ExchangeUnavailable as exc:
+                self.log.warning("SELL skipped: entry order look-up unavailable (%s)", exc)
+                return f"{SKIPPED}: entry order look-up unavailable ({exc})"
+            if entry is None:
+                return self._position_lost(
+                    f"the exchange no longer knows the entry order {pos.entry_client_order_id}"
+                )
         if quantity <= 0:
             return self._refuse(f"SELL skipped: position {format_number(pos.quantity)} is below"
                                 f" the lot step {format_number(self.quantity_step)}")
