@@ -189,6 +189,9 @@ def _summary(result: DownloadResult, symbol: str, timeframe: str, source: str,
                      f" {result.path}")
         lines.append(f"  first {describe_time(result.first_ms)}, last"
                      f" {describe_time(result.last_ms)} ({result.pages} pages in {seconds:.1f} s)")
+    elif result.start_ms >= result.end_ms and result.resumed_after_ms is None:
+        lines.append(f"no whole {timeframe} candle opens from {describe_time(result.start_ms)}"
+                     f" to {describe_time(result.end_ms)}; nothing to download")
     elif result.start_ms >= result.end_ms:
         lines.append(f"{result.path} is already up to date: nothing closed after its last row"
                      f" ({describe_time(result.resumed_after_ms)}) before the end"

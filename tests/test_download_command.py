@@ -86,6 +86,19 @@ def test_up_to_date_file_is_reported(server, tmp_path, capsys):
     assert f"{out} is already up to date" in capsys.readouterr().out
 
 
+def test_range_inside_one_candle_downloads_nothing(server, tmp_path, capsys):
+    """
+    Given a range from 00:10 to 00:50 of one hour
+    When hourly candles are asked for
+    Then the command exits 0 saying no whole candle opens in it, and writes no file
+    """
+    out = tmp_path / "btc.csv"
+    assert download(server, out, "--timeframe", "1h", "--since", "2024-01-01T00:10Z",
+                    "--until", "2024-01-01T00:50Z") == 0
+    assert "no whole 1h candle opens from 2024-01-01 01:00 UTC" in capsys.readouterr().out
+    assert not out.exists()
+
+
 class OutageAfterPage2(command.ProgressPrinter):
     """The real printer, arming an hour-long emulator outage once page 2 is written."""
 

@@ -54,8 +54,6 @@ def bought(world, amount, cid):
     order = ccxt_for(first).create_order("BTC/USDT", "market", "buy", amount, None,
                                          {"clientOrderId": cid})
     world["order_ids"] = [int(order["id"])]
-    first.clock.advance(90)
-    world["stopped_at"] = first.clock.now_ms()
 
 
 @given(parsers.parse("{name} holds half a JSON document"))
