@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         start_local_exchange,
     )
     from config.settings import SettingsError, load_settings
+    from exchange.client import ExchangeRefused
     from storage.logs import setup_logging, teardown_logging
 
     overrides = {"exchange": args.exchange, "strategy": args.strategy,
@@ -148,6 +149,14 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger("paperbot").error("Cannot start: %s", exc)
         print(f"main.py: error: {exc}", file=sys.stderr)
         status = exc.status
+    except ExchangeRefused as exc:
+        # Only the start-up reconcile lets a refusal (e.g. wrong API keys) through; every cycle
+        # catches its own. It is a configuration problem: one line, exit 2, no traceback.
+        import logging
+
+        logging.getLogger("paperbot").error("Cannot start: %s", exc)
+        print(f"main.py: error: {exc}", file=sys.stderr)
+        status = 2
     finally:
         if local is not None:
             local.server.stop()
