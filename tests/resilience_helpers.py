@@ -25,7 +25,7 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -215,6 +215,21 @@ class BotProcess:
 
 # --- the kill loop ------------------------------------------------------------------------
 
+DEFAULT_KILLS = 30
+
+
+def crash_seed() -> int:
+    """``CRASH_TEST_SEED`` when set, else a fresh seed (printed with any failure)."""
+    raw = os.environ.get("CRASH_TEST_SEED", "").strip()
+    return int(raw) if raw else random.SystemRandom().randrange(1_000_000)
+
+
+def crash_kills(default: int = DEFAULT_KILLS) -> int:
+    """``CRASH_TEST_KILLS`` when set (at least 1), else ``default``."""
+    raw = os.environ.get("CRASH_TEST_KILLS", "").strip()
+    return max(1, int(raw)) if raw else default
+
+
 # When to kill, with the weight of each: "order" holds the emulator's answer to the next order
 # back and kills as soon as the order has executed (sent, filled, not yet answered); "fill"
 # kills just after an order executed; "journal" / "candles" / "state" just after that file
@@ -291,13 +306,21 @@ class KillLoop:
         self.trades_csv = data / "historical_trades.csv"
         self.state_file = data / "state.json"
 
-    def run(self, kills: int) -> KillReport:
-        """Do ``kills`` kill-and-restart rounds; the report."""
+    def run(self, kills: int, triggers: Sequence[str] = ()) -> KillReport:
+        """Do ``kills`` kill-and-restart rounds; the report.
+
+        ``triggers`` fixes the first rounds' triggers (e.g. one of each kind); the rest are
+        drawn by ``TRIGGER_WEIGHTS``.
+        """
         started = time.monotonic()
         names = list(TRIGGER_WEIGHTS)
         weights = [TRIGGER_WEIGHTS[n] for n in names]
-        for _ in range(kills):
-            trigger = self.rng.choices(names, weights)[0]
+        unknown = set(triggers) - set(names)
+        if unknown:
+            raise ValueError(f"unknown kill trigger(s) {sorted(unknown)}; use {names}")
+        for number in range(kills):
+            drawn = self.rng.choices(names, weights)[0]
+            trigger = triggers[number] if number < len(triggers) else drawn
             self.report.plan.append(trigger)
             self.round(trigger)
         self.report.seconds = time.monotonic() - started
@@ -502,3 +525,48 @@ def position_problems(state_file: Path, trades_csv: Path, base_balance: float,
         problems.append(f"the bot holds {held:.8f} BTC but the exchange balance implies "
                         f"{added:.8f} (dust {dust:.8f} over {round_trips} sells, step {step})")
     return problems
+
+
+# --- the in-process bot (BotHarness) ------------------------------------------------------
+
+
+def advance(bot: Any, candles: int) -> list:
+    """Run ``candles`` candle-close cycles of a started bot; their results."""
+    results = []
+    for _ in range(candles):
+        assert bot.wait_for_close(), "the loop was asked to stop"
+        results.append(bot.run_cycle())
+    return results
+
+
+def until_fill(harness: Any, bot: Any, limit: int = 300) -> Any:
+    """Run cycles until the emulator records a new fill; that ``Fill``."""
+    before = len(harness.server.fills)
+    for _ in range(limit):
+        assert bot.wait_for_close(), "the loop was asked to stop"
+        bot.run_cycle()
+        if len(harness.server.fills) > before:
+            return harness.server.fills[before]
+    raise AssertionError(f"no order within {limit} candles")
+
+
+def started_bot(harness: Any) -> Any:
+    """A new bot on ``harness`` that has reconciled and handled its first candle."""
+    bot = harness.new_bot(None)
+    bot.positions.reconcile()
+    advance(bot, 1)
+    return bot
+
+
+def harness_problems(harness: Any) -> list[str]:
+    """Journal and candle-file disagreements with the in-process exchange (empty = fine)."""
+    settings = harness.settings
+    return (journal_problems(settings.trades_csv, harness.server.fills)
+            + candle_problems(settings.candles_csv) + leftover_problems(settings.data_dir))
+
+
+def gaps_after(harness: Any, status: int) -> list[int]:
+    """Clock ms from each answer with ``status`` to the next request the emulator received."""
+    records = harness.server.requests
+    return [records[i + 1].time_ms - r.time_ms for i, r in enumerate(records[:-1])
+            if r.status == status]

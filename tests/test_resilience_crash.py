@@ -15,17 +15,19 @@ See docs/readme/resilience.md.
 from __future__ import annotations
 
 import os
-import random
 import re
 
 import pytest
 
 from tests.resilience_helpers import (
+    DEFAULT_KILLS,
     BotProcess,
     EmulatorProcess,
     KillLoop,
     bot_environment,
     candle_problems,
+    crash_kills,
+    crash_seed,
     journal_problems,
     leftover_problems,
     position_problems,
@@ -39,18 +41,6 @@ FINAL_RUN_TIMEOUT_S = 30
 RECOVERED = re.compile(r"pending (?:BUY|SELL) order (\S+) found")
 
 
-def crash_seed() -> int:
-    """``CRASH_TEST_SEED`` when set, else a fresh seed (printed with any failure)."""
-    raw = os.environ.get("CRASH_TEST_SEED", "").strip()
-    return int(raw) if raw else random.SystemRandom().randrange(1_000_000)
-
-
-def crash_kills() -> int:
-    """``CRASH_TEST_KILLS`` when set (at least 1), else 30."""
-    raw = os.environ.get("CRASH_TEST_KILLS", "").strip()
-    return max(1, int(raw)) if raw else MIN_KILLS
-
-
 def test_crash_seed_and_kills_follow_the_environment(monkeypatch):
     """
     Given CRASH_TEST_SEED and CRASH_TEST_KILLS set, then unset
@@ -62,7 +52,7 @@ def test_crash_seed_and_kills_follow_the_environment(monkeypatch):
     assert (crash_seed(), crash_kills()) == (4242, 7)
     monkeypatch.delenv("CRASH_TEST_SEED")
     monkeypatch.delenv("CRASH_TEST_KILLS")
-    assert 0 <= crash_seed() < 1_000_000 and crash_kills() == MIN_KILLS
+    assert 0 <= crash_seed() < 1_000_000 and crash_kills() == MIN_KILLS == DEFAULT_KILLS
 
 
 def test_bot_killed_30_times_while_trading_loses_nothing_and_writes_nothing_twice(tmp_path):
@@ -77,7 +67,7 @@ def test_bot_killed_30_times_while_trading_loses_nothing_and_writes_nothing_twic
      the bot's position equals the BTC the emulator credited it (up to sell dust), every
      order caught mid-flight was found on restart, and the bot logged no error
     """
-    seed, kills = crash_seed(), crash_kills()
+    seed, kills = crash_seed(), crash_kills(MIN_KILLS)
     env = bot_environment()
     with EmulatorProcess(seed=seed, speed=SPEED) as emulator:
         report = KillLoop(emulator, tmp_path, env, seed).run(kills)

@@ -14,13 +14,16 @@ import logging
 import pytest
 
 from exchange.errors import ExchangeUnavailable
-from exchange.types import Fill
-from storage.candles import read_candles
 from storage.trades import load_rows
 from tests.bot_harness import BotHarness
-from tests.resilience_helpers import ORDER_PATH, candle_problems, journal_problems
-
-MINUTE = 60_000
+from tests.resilience_helpers import (
+    ORDER_PATH,
+    advance,
+    gaps_after,
+    harness_problems,
+    started_bot,
+    until_fill,
+)
 
 
 @pytest.fixture
@@ -28,46 +31,6 @@ def harness(tmp_path):
     h = BotHarness(tmp_path, env={"MA_FAST": "2", "MA_SLOW": "4"})
     yield h
     h.close()
-
-
-def advance(bot, candles: int) -> list:
-    """Run ``candles`` candle-close cycles of a started bot; their results."""
-    results = []
-    for _ in range(candles):
-        assert bot.wait_for_close(), "the loop was asked to stop"
-        results.append(bot.run_cycle())
-    return results
-
-
-def until_fill(harness, bot, limit: int = 300) -> Fill:
-    """Run cycles until the emulator records a new fill; that fill."""
-    before = len(harness.server.fills)
-    for _ in range(limit):
-        assert bot.wait_for_close()
-        bot.run_cycle()
-        if len(harness.server.fills) > before:
-            return harness.server.fills[before]
-    raise AssertionError(f"no order within {limit} candles")
-
-
-def started(harness):
-    """A new bot that has reconciled and handled its first candle."""
-    bot = harness.new_bot(None)
-    bot.positions.reconcile()
-    advance(bot, 1)
-    return bot
-
-
-def problems(harness) -> list[str]:
-    """Journal and candle-file disagreements with the exchange (empty when all is well)."""
-    settings = harness.settings
-    return (journal_problems(settings.trades_csv, harness.server.fills)
-            + candle_problems(settings.candles_csv))
-
-
-def assert_candles_gap_free(harness) -> None:
-    stamps = read_candles(harness.settings.candles_csv)["timestamp"]
-    assert stamps.diff().dropna().eq(MINUTE).all(), "a candle was lost"
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -79,12 +42,12 @@ def test_advance_and_until_fill_drive_the_loop(harness):
     When it is advanced 5 candles and then run until the next order
     Then 5 cycles ran with one new candle each and the returned fill is the emulator's latest
     """
-    bot = started(harness)
+    bot = started_bot(harness)
     results = advance(bot, 5)
     assert [r.new_candles for r in results] == [1] * 5
     fill = until_fill(harness, bot)
     assert fill == harness.server.fills[-1]
-    assert problems(harness) == []
+    assert harness_problems(harness) == []
 
 
 # -- outage --------------------------------------------------------------------------------
@@ -111,9 +74,8 @@ def test_ten_minute_outage_while_long_loses_no_candle_and_no_fill(harness):
     errors_log = harness.log_text("errors.log")
     assert "failed after 3 attempt(s)" in errors_log and "Traceback" in errors_log
     assert "no price this time" in harness.log_text()
-    assert_candles_gap_free(harness)
     advance(bot, 60)
-    assert problems(harness) == []
+    assert harness_problems(harness) == []
 
 
 # -- 5xx bursts ----------------------------------------------------------------------------
@@ -127,15 +89,14 @@ def test_bursts_of_server_errors_skip_a_cycle_and_the_bot_goes_on(harness, statu
     Then a cycle is skipped with the stack trace in errors.log, the next candles are
      processed, and no candle is lost or doubled
     """
-    bot = started(harness)
+    bot = started_bot(harness)
     harness.server.faults.server_errors(7, status)
     results = advance(bot, 6)
     assert any(r.skipped for r in results[:3])
     assert all(r.new_candles >= 1 for r in results[-2:])
     errors_log = harness.log_text("errors.log")
     assert "failed after 3 attempt(s)" in errors_log and "Traceback" in errors_log
-    assert_candles_gap_free(harness)
-    assert problems(harness) == []
+    assert harness_problems(harness) == []
 
 
 def test_server_errors_on_the_order_call_place_the_order_once(harness):
@@ -145,24 +106,17 @@ def test_server_errors_on_the_order_call_place_the_order_once(harness):
     Then the order is looked up by client id, sent again and filled exactly once,
      and the journal holds it once
     """
-    bot = started(harness)
+    bot = started_bot(harness)
     harness.server.faults.server_errors(2, 503, method="POST", path=ORDER_PATH)
     fill = until_fill(harness, bot)
     sent = [r for r in harness.server.requests if r.method == "POST" and r.path == ORDER_PATH]
     assert [r.status for r in sent] == [503, 503, 200]
     assert [f.client_order_id for f in harness.server.fills].count(fill.client_order_id) == 1
     advance(bot, 20)
-    assert problems(harness) == []
+    assert harness_problems(harness) == []
 
 
 # -- 429 -----------------------------------------------------------------------------------
-
-
-def _gaps_after(harness, status: int) -> list[int]:
-    """Clock ms from each answer with ``status`` to the bot's next request."""
-    records = harness.server.requests
-    return [records[i + 1].time_ms - r.time_ms for i, r in enumerate(records[:-1])
-            if r.status == status]
 
 
 def test_rate_limit_retry_after_is_waited_out_on_the_clock(harness):
@@ -172,14 +126,14 @@ def test_rate_limit_retry_after_is_waited_out_on_the_clock(harness):
     Then the bot's next request comes at least 45 s later on the clock (the backoff alone
      would be 1 s), and the bot goes on processing candles
     """
-    bot = started(harness)
+    bot = started_bot(harness)
     harness.server.faults.rate_limit(1, retry_after_s=45)
     results = advance(bot, 4)
-    gaps = _gaps_after(harness, 429)
+    gaps = gaps_after(harness, 429)
     assert len(gaps) == 1 and gaps[0] >= 45_000, gaps
     assert all(r.new_candles >= 1 for r in results[1:])
     assert "DDoSProtection" in harness.log_text()
-    assert problems(harness) == []
+    assert harness_problems(harness) == []
 
 
 def test_rate_limit_on_the_order_call_waits_then_finds_or_resends_once(harness):
@@ -189,14 +143,14 @@ def test_rate_limit_on_the_order_call_waits_then_finds_or_resends_once(harness):
     Then it waits at least 30 s on the clock before looking the order up, and the order
      is filled exactly once and journaled once
     """
-    bot = started(harness)
+    bot = started_bot(harness)
     harness.server.faults.rate_limit(1, retry_after_s=30, method="POST", path=ORDER_PATH)
     fill = until_fill(harness, bot)
-    gaps = _gaps_after(harness, 429)
+    gaps = gaps_after(harness, 429)
     assert len(gaps) == 1 and gaps[0] >= 30_000, gaps
     assert [f.client_order_id for f in harness.server.fills].count(fill.client_order_id) == 1
     advance(bot, 10)
-    assert problems(harness) == []
+    assert harness_problems(harness) == []
 
 
 # -- -1021 ---------------------------------------------------------------------------------
@@ -210,14 +164,14 @@ def test_clock_drift_errors_resync_and_the_order_goes_through_once(harness):
     Then the bot resynchronises its clock offset, the order fills exactly once and is
      journaled once
     """
-    bot = started(harness)
+    bot = started_bot(harness)
     harness.server.faults.clock_skew(2)
     fill = until_fill(harness, bot)
     assert "resynchronised with the exchange clock" in harness.log_text()
     assert any(r.status == 400 for r in harness.server.requests)
     assert [f.client_order_id for f in harness.server.fills].count(fill.client_order_id) == 1
     advance(bot, 10)
-    assert problems(harness) == []
+    assert harness_problems(harness) == []
 
 
 def test_lasting_clock_drift_is_an_error_with_trace_and_the_bot_recovers(harness):
@@ -236,7 +190,7 @@ def test_lasting_clock_drift_is_an_error_with_trace_and_the_bot_recovers(harness
     errors_log = harness.log_text("errors.log")
     assert "InvalidNonce" in errors_log and "Traceback" in errors_log
     assert sum(r.new_candles for r in results) >= 29
-    assert problems(harness) == []
+    assert harness_problems(harness) == []
 
 
 # -- order answer lost ---------------------------------------------------------------------
@@ -253,7 +207,7 @@ def test_order_answer_lost_after_the_fill_does_not_buy_twice(tmp_path, delay_s):
     harness = BotHarness(tmp_path, env={"MA_FAST": "2", "MA_SLOW": "4",
                                         "REQUEST_TIMEOUT_MS": "500"})
     try:
-        bot = started(harness)
+        bot = started_bot(harness)
         harness.server.faults.order_timeout_after_fill(1, delay_s=delay_s)
         fill = until_fill(harness, bot)
         advance(bot, 1)
@@ -266,7 +220,7 @@ def test_order_answer_lost_after_the_fill_does_not_buy_twice(tmp_path, delay_s):
         assert "not sent again" in harness.log_text()
         until_fill(harness, bot)
         advance(bot, 5)
-        assert problems(harness) == []
+        assert harness_problems(harness) == []
     finally:
         harness.close()
 
@@ -299,7 +253,7 @@ def test_testnet_wipe_while_long_during_a_run_is_closed_on_record(harness):
     assert "position lost" in harness.log_text("errors.log")
     until_fill(harness, bot)
     until_fill(harness, bot)
-    assert problems(harness) == []
+    assert harness_problems(harness) == []
 
 
 def test_testnet_wipe_while_the_bot_is_down_is_found_on_restart(harness):
@@ -319,7 +273,7 @@ def test_testnet_wipe_while_the_bot_is_down_is_found_on_restart(harness):
     assert len(wipes) == 1
     assert bot.positions.position is None
     until_fill(harness, bot)
-    assert problems(harness) == []
+    assert harness_problems(harness) == []
 
 
 def test_sell_is_skipped_while_the_entry_order_cannot_be_looked_up(harness, caplog):
@@ -345,4 +299,4 @@ def test_sell_is_skipped_while_the_entry_order_cannot_be_looked_up(harness, capl
     price = bot.positions.position.entry_price * 0.9
     harness.market.force_price(round(price, 2), at_ms=harness.clock.now_ms())
     assert bot.positions.on_price(price) == "sold: stop_loss"
-    assert problems(harness) == []
+    assert harness_problems(harness) == []

@@ -139,6 +139,18 @@ def test_kill_report_summary_names_seed_kills_and_triggers():
     assert line.startswith("seed 7: 3 kills in 4.2 s") and "'order': 2" in line
 
 
+def test_kill_loop_refuses_an_unknown_trigger(tmp_path):
+    """
+    Given a kill loop
+    When it is asked to start with a trigger it does not know
+    Then ValueError names it and the known ones, before any bot starts
+    """
+    loop = KillLoop(None, tmp_path, {}, seed=1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"unknown kill trigger\(s\) \['sometime'\]; use"):
+        loop.run(1, ["sometime"])
+    assert loop.report.kills == 0
+
+
 def test_torn_tails_are_left_only_where_a_cut_write_is_possible(tmp_path):
     """
     Given a data folder with candles, a journal and a state without a pending order
