@@ -334,9 +334,15 @@ class KillLoop:
         if trigger == "order":
             self.emulator.fault({"fault": "slow", "count": 1, "delay_s": ORDER_ANSWER_DELAY_S,
                                  "method": "POST", "path": ORDER_PATH})
+        candles_before = _size(self.candles_csv)
         bot = BotProcess(self.emulator.url, self.workdir, self.env)
         try:
             fired = self._wait(trigger, bot, bot.started + TRIGGER_DEADLINE_S, random_delay)
+            if not fired:
+                # A slow machine must not turn every life into a start-up that is killed
+                # before its first cycle: lives would do nothing and the candles would gap.
+                wait_until(lambda: _size(self.candles_csv) != candles_before,
+                           bot.started + START_TIMEOUT_S, alive=bot.alive)
             if fired and trigger == "fill":
                 time.sleep(delay)
             elif fired and trigger == "candles":
