@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from storage.atomic import cut_partial_tail
+
 CANDLE_COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]
 PRICE_COLUMNS = ["open", "high", "low", "close"]
 
@@ -191,27 +193,7 @@ def append_candles(path: str | Path, frame: pd.DataFrame) -> int:
 
 def repair_partial_tail(path: str | Path) -> bool:
     """Cut a partial last line (no trailing newline) left by a killed writer; True if cut."""
-    path = Path(path)
-    if not path.is_file() or path.stat().st_size == 0:
-        return False
-    with path.open("rb+") as handle:
-        handle.seek(-1, os.SEEK_END)
-        if handle.read(1) == b"\n":
-            return False
-        size = handle.seek(0, os.SEEK_END)
-        block = min(size, 4096)
-        while True:
-            handle.seek(size - block)
-            tail = handle.read(block)
-            cut = tail.rfind(b"\n")
-            if cut >= 0 or block == size:
-                break
-            block = min(size, block * 2)
-        keep = size - block + cut + 1 if cut >= 0 else 0
-        handle.truncate(keep)
-        handle.flush()
-        os.fsync(handle.fileno())
-    return True
+    return bool(cut_partial_tail(path))
 
 
 def _aside_path(path: Path) -> Path:
