@@ -107,6 +107,21 @@ def run_main(project: Path, *args: str, env: dict[str, str] | None = None,
     )
 
 
+def run_many(jobs: dict[str, tuple[Path, list[str], dict[str, str]]]
+             ) -> dict[str, subprocess.CompletedProcess]:
+    """Several ``run_main`` calls at once (one per CPU): name -> finished process.
+
+    Each job is (project, args, env). The bot's start-up is mostly imports, so independent
+    short runs in parallel save most of their wall time.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        futures = {name: pool.submit(run_main, project, *args, env=env)
+                   for name, (project, args, env) in jobs.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
 def error_lines(stderr: str) -> list[str]:
     """The non-empty lines of a child's stderr."""
     return [line for line in stderr.splitlines() if line.strip()]

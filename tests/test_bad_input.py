@@ -21,7 +21,7 @@ from exchange.factory import make_exchange
 from exchange.retry import RetryPolicy
 from storage.candles import read_candles
 from storage.logs import setup_logging, teardown_logging
-from tests.main_subprocess import error_lines, project_copy, run_main
+from tests.main_subprocess import error_lines, project_copy, run_main, run_many
 
 RUN = ("--exchange", "local", "--speed", "max", "--max-candles", "3")
 GOOD_ROW = "1704067200000,42000.0,42100.0,41900.0,42050.0,12.5\n"
@@ -45,50 +45,70 @@ def candle_rows(n: int, start_ms: int = 1_704_067_200_000) -> str:
 
 # --- settings ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(
-    ("env", "fragment"),
-    [
-        ({"STOP_LOSS_PERCENT": "2"}, "STOP_LOSS_PERCENT=2.0 is out of range; accepted: 0 <"),
-        ({"SMA_SHORT": "abc"}, "SMA_SHORT='abc' is not a whole number"),
-        ({"TIMEFRAME": "7m"}, "TIMEFRAME='7m' is out of range; accepted: 1m, 3m"),
-        ({"SMA_SHORT": "60"}, "SMA_SHORT=60 must be below SMA_LONG=50"),
-        ({"EXCHANGE": "mainnet"}, "EXCHANGE='mainnet' is out of range; accepted: auto, local"),
-        ({"EXCHANGE": "testnet"}, "EXCHANGE=testnet needs BINANCE_TESTNET_API_KEY"),
-    ],
-    ids=lambda v: next(iter(v)) if isinstance(v, dict) else None,
-)
-def test_bad_setting_stops_the_bot_with_one_line_and_exit_2(project, tmp_path, env, fragment):
+KEYS = {"BINANCE_TESTNET_API_KEY": "k" * 16, "BINANCE_TESTNET_API_SECRET": "s" * 16}
+SETTINGS = {  # case -> (environment, .env text or None, fragment of the one error line)
+    "STOP_LOSS_PERCENT": ({"STOP_LOSS_PERCENT": "2"}, None,
+                          "STOP_LOSS_PERCENT=2.0 is out of range; accepted: 0 <"),
+    "SMA_SHORT-word": ({"SMA_SHORT": "abc"}, None, "SMA_SHORT='abc' is not a whole number"),
+    "TIMEFRAME": ({"TIMEFRAME": "7m"}, None, "TIMEFRAME='7m' is out of range; accepted: 1m, 3m"),
+    "SMA_SHORT-above-long": ({"SMA_SHORT": "60"}, None, "SMA_SHORT=60 must be below SMA_LONG=50"),
+    "EXCHANGE-mainnet": ({"EXCHANGE": "mainnet"}, None,
+                         "EXCHANGE='mainnet' is out of range; accepted: auto, local"),
+    "EXCHANGE-testnet-no-keys": ({"EXCHANGE": "testnet"}, None,
+                                 "EXCHANGE=testnet needs BINANCE_TESTNET_API_KEY"),
+    "env-not-key-value": ({}, "# my keys\nSTOP_LOSS_PERCENT 0.02\n",
+                          ".env line 2 is not KEY=VALUE"),
+    "env-not-a-number": ({}, "PRICE_POLL_SECONDS=fast\n",
+                         "PRICE_POLL_SECONDS='fast' is not a number"),
+}
+COMBINATIONS = {  # case -> (flags, environment, fragment of the error line)
+    "testnet-speed": (["--exchange", "testnet", "--speed", "5"], KEYS,
+                      "--speed works only with the local exchange (--exchange local)"),
+    "testnet-replay": (["--exchange", "testnet", "--replay", "x.csv"], KEYS,
+                       "--replay works only with the local exchange"),
+    "url-speed": (["--exchange-url", "http://127.0.0.1:9", "--speed", "10"], {},
+                  "--speed and --replay belong to the standalone emulator"),
+    "missing-replay": (["--replay", "no-such.csv"], {}, "no-such.csv: no such candle file"),
+}
+
+
+@pytest.fixture(scope="module")
+def quick_runs(tmp_path_factory):
+    """Every settings and flag-combination case, run in parallel once: case -> (run, folder)."""
+    root = tmp_path_factory.mktemp("quick")
+    shared = project_copy(root / "shared")
+    jobs, folders = {}, {}
+    for case, (env, env_file, _) in SETTINGS.items():
+        project = shared
+        if env_file is not None:
+            project = project_copy(root / case)
+            (project / ".env").write_text(env_file, encoding="utf-8")
+        folders[case] = root / "out" / case
+        args = ["--speed", "max", "--max-candles", "3", *dirs(folders[case])]
+        jobs[case] = (project, args, env)
+    for case, (flags, env, _) in COMBINATIONS.items():
+        folders[case] = root / "out" / case
+        jobs[case] = (shared, [*flags, "--max-candles", "1", "--quiet", *dirs(folders[case])],
+                      env)
+    done = run_many(jobs)
+    return {case: (done[case], folders[case]) for case in jobs}
+
+
+@pytest.mark.parametrize("case", list(SETTINGS))
+def test_bad_setting_stops_the_bot_with_one_line_and_exit_2(quick_runs, case):
     """
-    Given a setting with a bad value in the environment
+    Given a setting with a bad value in the environment, or a .env file in the project folder
+     with a malformed line or a bad value
     When python main.py starts
     Then it exits with status 2 before writing anything, and stderr is one line naming the
-     setting, the bad value and what is accepted
+     setting (or the .env line), the bad value and what is accepted
     """
-    done = run_main(project, "--speed", "max", "--max-candles", "3", *dirs(tmp_path), env=env)
+    done, folder = quick_runs[case]
     assert done.returncode == 2
     lines = error_lines(done.stderr)
-    assert len(lines) == 1 and lines[0].startswith("main.py: error: ") and fragment in lines[0]
-    assert not (tmp_path / "data").exists() and not (tmp_path / "logs").exists()
-
-
-@pytest.mark.parametrize(
-    ("text", "fragment"),
-    [
-        ("# my keys\nSTOP_LOSS_PERCENT 0.02\n", ".env line 2 is not KEY=VALUE"),
-        ("PRICE_POLL_SECONDS=fast\n", "PRICE_POLL_SECONDS='fast' is not a number"),
-    ],
-    ids=["not-key-value", "not-a-number"],
-)
-def test_malformed_env_file_stops_the_bot_with_one_line(project, tmp_path, text, fragment):
-    """
-    Given a .env file in the project folder with a malformed line or a bad value
-    When python main.py starts
-    Then it exits with status 2 and one stderr line saying what to fix in .env
-    """
-    (project / ".env").write_text(text, encoding="utf-8")
-    done = run_main(project, *RUN, *dirs(tmp_path))
-    assert done.returncode == 2
-    assert len(error_lines(done.stderr)) == 1 and fragment in done.stderr
+    assert len(lines) == 1 and lines[0].startswith("main.py: error: ")
+    assert SETTINGS[case][2] in lines[0]
+    assert not (folder / "data").exists() and not (folder / "logs").exists()
 
 
 # --- command-line flags --------------------------------------------------------------------
@@ -122,38 +142,55 @@ def test_out_of_range_flag_exits_2_with_usage_and_error(project, tmp_path, args,
     assert not (tmp_path / "data").exists()
 
 
-@pytest.mark.parametrize(
-    ("args", "env", "fragment"),
-    [
-        (["--exchange", "testnet", "--speed", "5"],
-         {"BINANCE_TESTNET_API_KEY": "k" * 16, "BINANCE_TESTNET_API_SECRET": "s" * 16},
-         "--speed works only with the local exchange (--exchange local)"),
-        (["--exchange", "testnet", "--replay", "x.csv"],
-         {"BINANCE_TESTNET_API_KEY": "k" * 16, "BINANCE_TESTNET_API_SECRET": "s" * 16},
-         "--replay works only with the local exchange"),
-        (["--exchange-url", "http://127.0.0.1:9", "--speed", "10"], {},
-         "--speed and --replay belong to the standalone emulator"),
-        (["--replay", "no-such.csv"], {}, "no-such.csv: no such candle file"),
-    ],
-    ids=["testnet-speed", "testnet-replay", "url-speed", "missing-replay"],
-)
-def test_flag_combinations_argparse_cannot_see_exit_2_with_one_line(project, tmp_path, args, env,
-                                                                     fragment):
+@pytest.mark.parametrize("case", list(COMBINATIONS))
+def test_flag_combinations_argparse_cannot_see_exit_2_with_one_line(quick_runs, case):
     """
     Given flags that are each valid but do not go together, or a replay file that is absent
     When python main.py starts
     Then it exits with status 2 and the error line says which flag to change; nothing is traded
     """
-    done = run_main(project, *args, "--max-candles", "1", "--quiet", *dirs(tmp_path), env=env)
+    done, folder = quick_runs[case]
     assert done.returncode == 2
-    assert [ln for ln in error_lines(done.stderr) if ln.startswith("main.py: error: ")]
-    assert fragment in done.stderr
-    assert not (tmp_path / "data" / "historical_trades.csv").exists()
+    [line] = [ln for ln in error_lines(done.stderr) if ln.startswith("main.py: error: ")]
+    assert COMBINATIONS[case][2] in line
+    assert not (folder / "data" / "historical_trades.csv").exists()
 
 
 # --- damaged files at start ----------------------------------------------------------------
 
-def test_corrupted_candle_file_is_kept_aside_and_a_fresh_one_started(project, tmp_path):
+CANDLES_DAMAGED = HEADER + candle_rows(2) + "1704067320000,102,1O4,101,103,5.0\n" + GOOD_ROW
+CANDLES_TORN = HEADER + candle_rows(3) + "1704067380000,10"
+STATE_TRUNCATED = '{"version": 1, "symbol": "BTC/US'
+JOURNAL_JUNK = b'garbage,"unterminated\nmore junk\n'
+REPLAY_BAD = HEADER + candle_rows(2) + "1704067320000,102,90,101,103,5\n"
+FILES = {  # case -> (file under data/ or the replay file, its bytes, extra flags)
+    "candle-damaged": ("historical_data.csv", CANDLES_DAMAGED.encode(), []),
+    "candle-torn": ("historical_data.csv", CANDLES_TORN.encode(), ["--quiet"]),
+    "state-truncated": ("state.json", STATE_TRUNCATED.encode(), ["--quiet"]),
+    "state-empty": ("state.json", b"", ["--quiet"]),
+    "journal-junk": ("historical_trades.csv", JOURNAL_JUNK, ["--quiet"]),
+    "replay-bad": ("../replay.csv", REPLAY_BAD.encode(), ["--quiet", "--replay", "{replay}"]),
+}
+
+
+@pytest.fixture(scope="module")
+def file_runs(tmp_path_factory):
+    """Each damaged-file case started once, in parallel: case -> (run, its folder)."""
+    root = tmp_path_factory.mktemp("files")
+    project = project_copy(root / "shared")
+    jobs, folders = {}, {}
+    for case, (name, content, flags) in FILES.items():
+        folder = root / case
+        (folder / "data").mkdir(parents=True)
+        (folder / "data" / name).write_bytes(content)
+        flags = [f.format(replay=folder / "replay.csv") for f in flags]
+        jobs[case] = (project, [*RUN, *flags, *dirs(folder)], {})
+        folders[case] = folder
+    done = run_many(jobs)
+    return {case: (done[case], folders[case], project) for case in jobs}
+
+
+def test_corrupted_candle_file_is_kept_aside_and_a_fresh_one_started(file_runs):
     """
     Given data/historical_data.csv with a corrupted row in the middle
     When python main.py starts
@@ -161,101 +198,87 @@ def test_corrupted_candle_file_is_kept_aside_and_a_fresh_one_started(project, tm
      a one-line warning names it on stderr and in trading.log, and the run fills a fresh,
      valid candle file
     """
-    data = tmp_path / "data"
-    data.mkdir()
-    damaged = HEADER + candle_rows(2) + "1704067320000,102,1O4,101,103,5.0\n" + GOOD_ROW
-    (data / "historical_data.csv").write_text(damaged, encoding="utf-8")
-    done = run_main(project, *RUN, *dirs(tmp_path))
+    done, folder, _ = file_runs["candle-damaged"]
+    data = folder / "data"
     assert done.returncode == 0, done.stderr
     [aside] = data.glob("historical_data.csv.corrupt-*")
-    assert aside.read_text(encoding="utf-8") == damaged
+    assert aside.read_text(encoding="utf-8") == CANDLES_DAMAGED
     warning = [ln for ln in error_lines(done.stderr) if "is damaged" in ln]
     assert len(warning) == 1 and aside.name in warning[0]
     assert "line 4: high '1O4' is not a number" in warning[0]
-    assert aside.name in (tmp_path / "logs" / "trading.log").read_text()
+    assert aside.name in (folder / "logs" / "trading.log").read_text()
     fresh = read_candles(data / "historical_data.csv")
     assert len(fresh) >= 200 and fresh["timestamp"].is_unique
 
 
-def test_truncated_last_candle_line_is_repaired_not_moved(project, tmp_path):
+def test_truncated_last_candle_line_is_repaired_not_moved(file_runs):
     """
     Given data/historical_data.csv whose last line was cut mid-write by a killed process
     When python main.py starts
     Then only the partial line is dropped, no copy is made, and the earlier rows are kept
     """
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "historical_data.csv").write_text(HEADER + candle_rows(3) + "1704067380000,10",
-                                              encoding="utf-8")
-    done = run_main(project, *RUN, "--quiet", *dirs(tmp_path))
+    done, folder, _ = file_runs["candle-torn"]
     assert done.returncode == 0, done.stderr
-    assert not list(data.glob("*.corrupt-*"))
-    candles = read_candles(data / "historical_data.csv")
+    assert not list((folder / "data").glob("*.corrupt-*"))
+    candles = read_candles(folder / "data" / "historical_data.csv")
     assert candles["timestamp"].iloc[:3].tolist() == [1_704_067_200_000 + i * 60_000
                                                       for i in range(3)]
-    assert "cut a partial last line" in (tmp_path / "logs" / "trading.log").read_text()
+    assert "cut a partial last line" in (folder / "logs" / "trading.log").read_text()
 
 
 @pytest.mark.parametrize(
-    ("content", "reason", "restart"),
-    [
-        ('{"version": 1, "symbol": "BTC/US', "Unterminated string", True),
-        ("", "the file is empty", False),
-    ],
-    ids=["truncated", "empty"],
+    ("case", "reason"),
+    [("state-truncated", "Unterminated string"), ("state-empty", "the file is empty")],
 )
-def test_damaged_state_file_is_kept_aside_and_the_bot_stops_with_advice(project, tmp_path,
-                                                                        content, reason, restart):
+def test_damaged_state_file_is_kept_aside_and_the_bot_stops_with_advice(file_runs, case, reason):
     """
     Given a truncated or empty data/state.json
     When python main.py starts
     Then it exits with status 2 and one line naming the reason, the kept copy and what to
-     check; the copy holds the original bytes, and the next start runs flat
+     check, and the copy holds the original bytes
     """
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "state.json").write_text(content, encoding="utf-8")
-    done = run_main(project, *RUN, "--quiet", *dirs(tmp_path))
+    done, folder, _ = file_runs[case]
     assert done.returncode == 2
     [line] = [ln for ln in error_lines(done.stderr) if ln.startswith("main.py: error:")]
-    [aside] = data.glob("state.json.corrupt-*")
+    [aside] = (folder / "data").glob("state.json.corrupt-*")
     assert reason in line and aside.name in line and "trades journal" in line
-    assert aside.read_text(encoding="utf-8") == content
-    if not restart:
-        return
-    again = run_main(project, *RUN, "--quiet", *dirs(tmp_path))
+    assert aside.read_bytes() == FILES[case][1]
+
+
+def test_start_after_a_damaged_state_file_runs_flat(file_runs):
+    """
+    Given the bot refused to start on a truncated state.json and kept it aside
+    When python main.py starts again on the same folders
+    Then it runs, starting flat, and the kept copy is still there
+    """
+    _, folder, project = file_runs["state-truncated"]
+    again = run_main(project, *RUN, "--quiet", *dirs(folder))
     assert again.returncode == 0, again.stderr
-    assert "Reconcile: flat, nothing pending" in (tmp_path / "logs" / "trading.log").read_text()
+    assert "Reconcile: flat, nothing pending" in (folder / "logs" / "trading.log").read_text()
+    assert len(list((folder / "data").glob("state.json.corrupt-*"))) == 1
 
 
-def test_damaged_trades_journal_stops_the_bot_and_is_left_untouched(project, tmp_path):
+def test_damaged_trades_journal_stops_the_bot_and_is_left_untouched(file_runs):
     """
     Given data/historical_trades.csv whose header was overwritten with junk
     When python main.py starts
     Then it exits with status 2 and one line naming the file, and the file keeps its bytes
     """
-    data = tmp_path / "data"
-    data.mkdir()
-    journal = data / "historical_trades.csv"
-    journal.write_bytes(b'garbage,"unterminated\nmore junk\n')
-    done = run_main(project, *RUN, "--quiet", *dirs(tmp_path))
+    done, folder, _ = file_runs["journal-junk"]
+    journal = folder / "data" / "historical_trades.csv"
     assert done.returncode == 2
     [line] = [ln for ln in error_lines(done.stderr) if ln.startswith("main.py: error:")]
     assert str(journal) in line and "unexpected header" in line
-    assert journal.read_bytes() == b'garbage,"unterminated\nmore junk\n'
+    assert journal.read_bytes() == JOURNAL_JUNK
 
 
-def test_corrupted_replay_file_is_refused_naming_the_line(project, tmp_path):
+def test_corrupted_replay_file_is_refused_naming_the_line(file_runs):
     """
     Given a candle CSV to replay whose fourth line has high below low
     When python main.py --replay starts
     Then it exits with status 2 and one error line naming the file line and the fix
     """
-    replay = tmp_path / "replay.csv"
-    replay.write_text(HEADER + candle_rows(2) + "1704067320000,102,90,101,103,5\n",
-                      encoding="utf-8")
-    done = run_main(project, "--replay", str(replay), "--speed", "max", "--max-candles", "1",
-                    "--quiet", *dirs(tmp_path))
+    done, _, _ = file_runs["replay-bad"]
     assert done.returncode == 2
     [line] = [ln for ln in error_lines(done.stderr) if ln.startswith("main.py: error:")]
     assert "line 4: high is below low; fix or remove that row" in line

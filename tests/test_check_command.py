@@ -27,7 +27,7 @@ from config.settings import load_settings
 from exchange.clock import PacedClock
 from exchange.emulator.market import GeneratedMarket
 from exchange.emulator.server import EmulatorServer
-from tests.main_subprocess import Emulator, project_copy, run_main
+from tests.main_subprocess import Emulator, project_copy, run_main, run_many
 
 KEY, SECRET = "check-key-0123456789", "check-secret-0123456789"
 
@@ -351,27 +351,36 @@ def test_command_against_a_standalone_emulator_with_a_wrong_key_exits_1(project,
     assert right.returncode == 0, right.stdout
 
 
-@pytest.mark.parametrize(
-    ("args", "env", "status", "line"),
-    [
-        ([], {"STOP_LOSS_PERCENT": "5"}, 2, "FAIL  settings: STOP_LOSS_PERCENT=5.0 is out of"),
-        (["--exchange-url", "https://api.binance.com"], {}, 2, "FAIL  endpoint: https://api.bin"),
-        (["--exchange-url", "http://127.0.0.1:{port}"], {"REQUEST_TIMEOUT_MS": "500"}, 1,
-         "FAIL  reachable: cannot read the emulator's clock"),
-        (["--exchange", "testnet"], {}, 2, "FAIL  settings: EXCHANGE=testnet needs"),
-    ],
-    ids=["bad-setting", "mainnet-url", "unreachable", "testnet-without-keys"],
-)
-def test_command_exit_status_for_bad_settings_endpoints_and_outages(project, tmp_path, args, env,
-                                                                     status, line):
+EXIT_CASES = {  # case -> (flags, environment, exit status, start of a FAIL line)
+    "bad-setting": ([], {"STOP_LOSS_PERCENT": "5"}, 2, "FAIL  settings: STOP_LOSS_PERCENT=5.0 is"),
+    "mainnet-url": (["--exchange-url", "https://api.binance.com"], {}, 2,
+                    "FAIL  endpoint: https://api.bin"),
+    "unreachable": (["--exchange-url", "http://127.0.0.1:{port}"], {"REQUEST_TIMEOUT_MS": "500"},
+                    1, "FAIL  reachable: cannot read the emulator's clock"),
+    "testnet-without-keys": (["--exchange", "testnet"], {}, 2,
+                             "FAIL  settings: EXCHANGE=testnet needs"),
+}
+
+
+@pytest.fixture(scope="module")
+def exit_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("check-exit")
+    project = project_copy(root)
+    jobs = {case: (project, ["check", *(a.format(port=closed_port()) for a in args)],
+                   {"DATA_DIR": str(root / case / "data"), **env})
+            for case, (args, env, _, _) in EXIT_CASES.items()}
+    return run_many(jobs)
+
+
+@pytest.mark.parametrize("case", list(EXIT_CASES))
+def test_command_exit_status_for_bad_settings_endpoints_and_outages(exit_runs, case):
     """
     Given a bad setting, a non-testnet URL, a URL nobody answers on, or testnet without keys
     When python main.py check runs
     Then it exits 2 for the settings and endpoint problems and 1 for the outage, with a
      FAIL line saying what is wrong
     """
-    args = [a.format(port=closed_port()) for a in args]
-    env = {"DATA_DIR": str(tmp_path / "data"), **env}
-    done = run_main(project, "check", *args, env=env)
+    done = exit_runs[case]
+    _, _, status, line = EXIT_CASES[case]
     assert done.returncode == status, done.stdout
     assert any(ln.startswith(line) for ln in done.stdout.splitlines()), done.stdout

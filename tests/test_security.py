@@ -20,7 +20,14 @@ import pytest
 
 from config.settings import load_settings
 from tests.conftest import PROJECT_DIR
-from tests.main_subprocess import Emulator, child_env, error_lines, project_copy, run_main
+from tests.main_subprocess import (
+    Emulator,
+    child_env,
+    error_lines,
+    project_copy,
+    run_main,
+    run_many,
+)
 
 EMULATOR_KEY = "EmuKey-7f3a9c1e5b-secret-marker"
 EMULATOR_SECRET = "EmuSecret-4d8e2b6a0f-secret-marker"
@@ -92,7 +99,7 @@ def test_keys_never_reach_any_file_or_output_through_faults(project, emulator, t
     """
     Given a standalone emulator with distinctive keys, 5xx answers on candles, a -1021 clock
      error on the next signed call and a dropped order answer armed, and testnet keys in the env
-    When the bot runs 90 candles on it, reconciling a saved position by signed calls first
+    When the bot runs 60 candles on it, reconciling a saved position by signed calls first
     Then the faults show in the logs, and no key or secret value is in any file the bot
      wrote (data, logs, rotated logs) nor on its stdout or stderr; state.json is owner-only
     """
@@ -100,7 +107,7 @@ def test_keys_never_reach_any_file_or_output_through_faults(project, emulator, t
     arm(emulator, {"fault": "clock_skew", "count": 1})
     arm(emulator, {"fault": "order_timeout_after_fill", "count": 1})
     data, logs = with_open_position(tmp_path)
-    done = run_main(project, "--exchange-url", emulator.url, "--max-candles", "90",
+    done = run_main(project, "--exchange-url", emulator.url, "--max-candles", "60",
                     "--data-dir", str(data), "--logs-dir", str(logs), env=bot_env())
     assert done.returncode == 0, done.stderr[-2000:]
     errors = (logs / "errors.log").read_text()
@@ -171,29 +178,36 @@ def test_settings_never_show_the_keys(tmp_path):
     assert leaks(str(refused.value)) == []
 
 
-@pytest.mark.parametrize(
-    ("url", "fragment"),
-    [
-        ("https://api.binance.com", "host 'api.binance.com' is neither Binance Spot Testnet"),
-        ("http://192.168.1.10:8765", "host '192.168.1.10' is neither"),
-        ("http://user:pw@127.0.0.1:8765", "it carries a user name or password"),
-    ],
-    ids=["mainnet", "lan", "credentials-in-url"],
-)
-def test_bot_refuses_non_testnet_endpoints_before_anything_is_sent(project, tmp_path, url,
-                                                                   fragment):
+REFUSED_URLS = {
+    "mainnet": ("https://api.binance.com", "host 'api.binance.com' is neither Binance Spot"),
+    "lan": ("http://192.168.1.10:8765", "host '192.168.1.10' is neither"),
+    "credentials-in-url": ("http://user:pw@127.0.0.1:8765", "it carries a user name or password"),
+}
+
+
+@pytest.fixture(scope="module")
+def refused_runs(project, tmp_path_factory):
+    root = tmp_path_factory.mktemp("refused")
+    jobs = {case: (project, ["--exchange-url", url, "--max-candles", "1",
+                             "--data-dir", str(root / case / "data"),
+                             "--logs-dir", str(root / case / "logs")], bot_env())
+            for case, (url, _) in REFUSED_URLS.items()}
+    done = run_many(jobs)
+    return {case: (done[case], root / case) for case in jobs}
+
+
+@pytest.mark.parametrize("case", list(REFUSED_URLS))
+def test_bot_refuses_non_testnet_endpoints_before_anything_is_sent(refused_runs, case):
     """
     Given an --exchange-url that is real-money Binance, a LAN host, or carries credentials
     When python main.py starts with it
     Then it exits 2 with one line naming the refused endpoint, and writes no log or data file
     """
-    done = run_main(project, "--exchange-url", url, "--max-candles", "1",
-                    "--data-dir", str(tmp_path / "data"), "--logs-dir", str(tmp_path / "logs"),
-                    env=bot_env())
+    done, folder = refused_runs[case]
     assert done.returncode == 2
     [line] = error_lines(done.stderr)
-    assert line.startswith("main.py: error: --exchange-url: ") and fragment in line
-    assert not (tmp_path / "data").exists() and not (tmp_path / "logs").exists()
+    assert line.startswith("main.py: error: --exchange-url: ") and REFUSED_URLS[case][1] in line
+    assert not (folder / "data").exists() and not (folder / "logs").exists()
 
 
 def test_network_jail_of_the_child_processes_refuses_the_internet(project):
