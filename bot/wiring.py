@@ -63,12 +63,14 @@ def start_local_exchange(
     seed: int,
     replay: Path | None = None,
     persist: bool = True,
+    start_ms: int | None = None,
 ) -> LocalExchange:
     """Start the built-in emulator in this process on a PacedClock shared with the bot.
 
     The exchange's balances, orders and clock are kept in ``data/local_exchange.json`` (when the
     emulator supports it) so a second run continues where the first stopped, as the testnet
-    would. A replay starts ``history_candles`` into the file, afresh every time.
+    would. A replay starts ``history_candles`` into the file, afresh every time. A generated
+    market starts at ``start_ms`` (default: now), so tests can pin the market they trade on.
     """
     from exchange.emulator.market import GeneratedMarket, ReplayMarket
     from exchange.emulator.server import EmulatorServer
@@ -83,7 +85,7 @@ def start_local_exchange(
         description = f"local emulator replaying {replay}"
     else:
         market = GeneratedMarket(seed, timeframe_ms=timeframe_ms)
-        start = int(time.time() * 1000)
+        start = int(time.time() * 1000) if start_ms is None else int(start_ms)
         description = f"local emulator (generated market, seed {seed})"
     # A replay is an experiment on a fixed file: it always starts afresh.
     state_path = settings.data_dir / LOCAL_STATE_FILE if persist and replay is None else None

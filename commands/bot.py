@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 HELP = "run the paper-trading bot (default command)"
@@ -73,19 +76,53 @@ def check_combinations(args: argparse.Namespace, exchange: str) -> str | None:
     return None
 
 
+@dataclass
+class Connection:
+    """Where the bot trades: the clock, the API root and keys, and an in-process emulator."""
+
+    clock: object
+    base_url: str | None
+    description: str
+    api_key: str
+    api_secret: str
+    local: object | None = None
+
+
+def connect(settings, args: argparse.Namespace) -> Connection:
+    """Start the in-process emulator, or follow a standalone one, or aim at the testnet."""
+    from bot.wiring import choose_clock, start_local_exchange
+    from exchange.emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET
+
+    if settings.exchange == "local" and not args.exchange_url:
+        local = start_local_exchange(settings, speed=args.speed or 1.0, seed=args.seed,
+                                     replay=args.replay)
+        return Connection(local.clock, local.server.base_url, local.description,
+                          DEFAULT_API_KEY, DEFAULT_API_SECRET, local)
+    clock = choose_clock(settings.exchange, args.exchange_url)
+    if settings.exchange == "local":
+        return Connection(clock, args.exchange_url,
+                          f"standalone emulator at {args.exchange_url}",
+                          os.environ.get("EMULATOR_API_KEY", DEFAULT_API_KEY),
+                          os.environ.get("EMULATOR_API_SECRET", DEFAULT_API_SECRET))
+    return Connection(clock, None, "Binance Spot Testnet (testnet.binance.vision)",
+                      settings.api_key, settings.api_secret)
+
+
+def log_start(settings, where: str) -> None:
+    """The first lines of trading.log: which exchange and market, and where the files go."""
+    log = logging.getLogger("paperbot")
+    log.info("Starting paper-trading bot on %s: %s %s, strategy %s, trade size %s %s,"
+             " stop-loss %.2f %%, take-profit %.2f %%", where, settings.symbol,
+             settings.timeframe, settings.strategy, settings.trade_size, settings.base_asset,
+             settings.stop_loss_percent * 100, settings.take_profit_percent * 100)
+    log.info("Writing candles to %s, trades to %s, state to %s, logs to %s",
+             settings.candles_csv, settings.trades_csv, settings.state_file, settings.logs_dir)
+
+
 def run(args: argparse.Namespace) -> int:
     """Start the bot; exit 0 on a clean stop, 2 on bad settings/flags, 1 if it cannot start."""
-    from bot.wiring import (
-        StartupError,
-        build_bot,
-        build_client,
-        build_positions,
-        choose_clock,
-        start_local_exchange,
-    )
+    # Settings first: a bad value is reported before the heavy imports below.
     from config.settings import SettingsError, load_settings
-    from exchange.client import ExchangeRefused
-    from storage.logs import setup_logging, teardown_logging
 
     overrides = {"exchange": args.exchange, "strategy": args.strategy,
                  "data_dir": args.data_dir, "logs_dir": args.logs_dir}
@@ -100,66 +137,39 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"main.py: error: {problem}", file=sys.stderr)
         return 2
-    local = None
+
+    from bot.wiring import StartupError, build_bot, build_client, build_positions
+    from exchange.client import ExchangeRefused
+    from storage.logs import setup_logging, teardown_logging
+
+    conn = None
     try:
-        if settings.exchange == "local" and not args.exchange_url:
-            local = start_local_exchange(settings, speed=args.speed or 1.0, seed=args.seed,
-                                         replay=args.replay)
-            clock, base_url = local.clock, local.server.base_url
-            where = local.description
-            from exchange.emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET
-
-            key, secret = DEFAULT_API_KEY, DEFAULT_API_SECRET
-        else:
-            clock = choose_clock(settings.exchange, args.exchange_url)
-            base_url = args.exchange_url
-            where = (f"standalone emulator at {base_url}" if base_url
-                     else "Binance Spot Testnet (testnet.binance.vision)")
-            key, secret = settings.api_key, settings.api_secret
-            if settings.exchange == "local":
-                import os
-
-                key = os.environ.get("EMULATOR_API_KEY", "emulator-api-key")
-                secret = os.environ.get("EMULATOR_API_SECRET", "emulator-api-secret")
-        setup_logging(settings.logs_dir, console=not args.quiet, secrets=settings.secrets + [
-            s for s in (secret,) if settings.exchange == "testnet"], clock=clock,
-            max_bytes=settings.log_max_bytes, backups=settings.log_backups)
-        import logging
-
-        log = logging.getLogger("paperbot")
-        log.info("Starting paper-trading bot on %s: %s %s, strategy %s, trade size %s %s,"
-                 " stop-loss %.2f %%, take-profit %.2f %%", where, settings.symbol,
-                 settings.timeframe, settings.strategy, settings.trade_size,
-                 settings.base_asset, settings.stop_loss_percent * 100,
-                 settings.take_profit_percent * 100)
-        log.info("Writing candles to %s, trades to %s, state to %s, logs to %s",
-                 settings.candles_csv, settings.trades_csv, settings.state_file,
-                 settings.logs_dir)
-        client = build_client(settings, kind=settings.exchange, base_url=base_url, clock=clock,
-                              api_key=key, api_secret=secret)
-        positions = build_positions(settings, client=client, clock=clock,
+        conn = connect(settings, args)
+        # Emulator keys are masked too: a habit that costs nothing and protects a reused key.
+        setup_logging(settings.logs_dir, console=not args.quiet,
+                      secrets=[*settings.secrets, conn.api_key, conn.api_secret],
+                      clock=conn.clock, max_bytes=settings.log_max_bytes,
+                      backups=settings.log_backups)
+        log_start(settings, conn.description)
+        client = build_client(settings, kind=settings.exchange, base_url=conn.base_url,
+                              clock=conn.clock, api_key=conn.api_key, api_secret=conn.api_secret)
+        positions = build_positions(settings, client=client, clock=conn.clock,
                                     exchange_name=settings.exchange)
-        bot = build_bot(settings, client=client, positions=positions, clock=clock,
+        bot = build_bot(settings, client=client, positions=positions, clock=conn.clock,
                         max_candles=args.max_candles)
         bot.install_signal_handlers()
         status = bot.run()
-    except StartupError as exc:
-        import logging
-
-        logging.getLogger("paperbot").error("Cannot start: %s", exc)
+    except (StartupError, ExchangeRefused) as exc:
+        # ExchangeRefused reaches here only from the start-up reconcile (e.g. wrong API keys);
+        # every cycle catches its own. A configuration problem: one line, no traceback.
+        log = logging.getLogger("paperbot")
+        if log.handlers:  # before set-up the console line below is the only report
+            log.error("Cannot start: %s", exc)
         print(f"main.py: error: {exc}", file=sys.stderr)
-        status = exc.status
-    except ExchangeRefused as exc:
-        # Only the start-up reconcile lets a refusal (e.g. wrong API keys) through; every cycle
-        # catches its own. It is a configuration problem: one line, exit 2, no traceback.
-        import logging
-
-        logging.getLogger("paperbot").error("Cannot start: %s", exc)
-        print(f"main.py: error: {exc}", file=sys.stderr)
-        status = 2
+        status = exc.status if isinstance(exc, StartupError) else 2
     finally:
-        if local is not None:
-            local.server.stop()
+        if conn is not None and conn.local is not None:
+            conn.local.server.stop()
     print(f"Candles: {settings.candles_csv}\nTrades:  {settings.trades_csv}\n"
           f"Logs:    {settings.logs_dir / 'trading.log'}, {settings.logs_dir / 'errors.log'}")
     teardown_logging()

@@ -150,8 +150,8 @@ def load_rows(path: str | Path) -> list[dict[str, str]]:
     if header != TRADE_COLUMNS:
         raise TradeJournalError(
             f"{path}: unexpected header {','.join(header)[:60]!r}; expected"
-            f" {','.join(TRADE_COLUMNS[:3])},...; move the file away or point TRADES_CSV"
-            " elsewhere"
+            f" {','.join(TRADE_COLUMNS[:3])},...; move the file away or set DATA_DIR to"
+            " another folder"
         )
     rows = []
     for line_no, values in enumerate(reader, start=2):

@@ -14,19 +14,23 @@ from config.settings import load_settings
 from exchange.emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from storage.logs import setup_logging, teardown_logging
 
+# A fixed market start (2026-01-01 00:00 UTC) makes every in-process run the same candles.
+HARNESS_START_MS = 1_767_225_600_000
+
 
 class BotHarness:
     """One emulator, and bots built on it on demand (a new bot = a restart)."""
 
     def __init__(self, tmp_path: Path, *, strategy: str = "ma2line", seed: int = 1,
-                 env: dict[str, str] | None = None, persist: bool = False) -> None:
+                 env: dict[str, str] | None = None, persist: bool = False,
+                 start_ms: int = HARNESS_START_MS) -> None:
         values = {"DATA_DIR": str(tmp_path / "data"), "LOGS_DIR": str(tmp_path / "logs"),
                   "STRATEGY": strategy, "RETRY_BASE_DELAY": "1",
                   "PRICE_POLL_SECONDS": "15"}
         values.update(env or {})
         self.settings = load_settings(values, env_file=tmp_path / "absent.env")
         self.local = start_local_exchange(self.settings, speed=float("inf"), seed=seed,
-                                          persist=persist)
+                                          persist=persist, start_ms=start_ms)
         self.server = self.local.server
         self.clock = self.local.clock
         self.market = self.server.market

@@ -21,6 +21,7 @@ from exchange.factory import make_exchange
 from exchange.retry import RetryPolicy
 from storage.candles import read_candles
 from storage.logs import setup_logging, teardown_logging
+from tests.bot_harness import HARNESS_START_MS
 from tests.main_subprocess import error_lines, project_copy, run_main, run_many
 
 RUN = ("--exchange", "local", "--speed", "max", "--max-candles", "3")
@@ -345,7 +346,8 @@ def bot_on_damaging_exchange(tmp_path):
     settings = load_settings({"DATA_DIR": str(tmp_path / "data"),
                               "LOGS_DIR": str(tmp_path / "logs"), "STRATEGY": "ma2line",
                               "RETRY_BASE_DELAY": "1"}, env_file=tmp_path / "absent.env")
-    local = start_local_exchange(settings, speed=float("inf"), seed=3, persist=False)
+    local = start_local_exchange(settings, speed=float("inf"), seed=3, persist=False,
+                                 start_ms=HARNESS_START_MS)
     setup_logging(settings.logs_dir, console=False, clock=local.clock)
     real = make_exchange("local", api_key=DEFAULT_API_KEY, api_secret=DEFAULT_API_SECRET,
                          base_url=local.server.base_url, clock=local.clock)

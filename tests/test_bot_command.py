@@ -177,3 +177,54 @@ def test_build_positions_and_bot_share_the_settings(tmp_path):
         assert bot.positions.state.extra["exchange"] == "local"
     finally:
         harness.close()
+
+
+def test_connect_aims_testnet_runs_at_the_testnet_with_the_settings_keys(tmp_path):
+    """
+    Given settings with testnet keys
+    When the bot connects without any exchange flag
+    Then it uses the real clock, no local emulator, the testnet description and those keys
+    """
+    from commands.bot import connect
+
+    settings = load_settings({"BINANCE_TESTNET_API_KEY": "tk", "BINANCE_TESTNET_API_SECRET": "ts",
+                              "DATA_DIR": str(tmp_path)}, env_file=tmp_path / "none")
+    conn = connect(settings, args_for())
+    assert isinstance(conn.clock, RealClock) and conn.local is None
+    assert "Spot Testnet" in conn.description
+    assert (conn.api_key, conn.api_secret) == ("tk", "ts")
+
+
+def test_connect_local_starts_an_in_process_emulator(tmp_path):
+    """
+    Given local settings and --speed max
+    When the bot connects
+    Then an in-process emulator serves on loopback with the default emulator keys
+    """
+    from commands.bot import connect
+    from exchange.emulator.server import DEFAULT_API_KEY
+
+    settings = load_settings({"DATA_DIR": str(tmp_path)}, env_file=tmp_path / "none")
+    conn = connect(settings, args_for("--speed", "max"))
+    try:
+        assert conn.base_url.startswith("http://127.0.0.1:")
+        assert conn.api_key == DEFAULT_API_KEY and "local emulator" in conn.description
+    finally:
+        conn.local.server.stop()
+
+
+def test_log_start_names_exchange_market_and_files(tmp_path, caplog):
+    """
+    Given default settings
+    When the start lines are logged
+    Then they name the exchange, the market, the strategy and where the files go
+    """
+    import logging
+
+    from commands.bot import log_start
+
+    settings = load_settings({"DATA_DIR": str(tmp_path)}, env_file=tmp_path / "none")
+    with caplog.at_level(logging.INFO, logger="paperbot"):
+        log_start(settings, "somewhere")
+    assert "on somewhere: BTC/USDT 1m, strategy sma_rsi" in caplog.text
+    assert "historical_trades.csv" in caplog.text
