@@ -114,3 +114,19 @@ def test_wire_helpers_format_like_binance():
     assert mandatory("symbol").code == -1102 and "'symbol'" in mandatory("symbol").msg
     err = illegal("limit", "1..1000")
     assert err.body() == {"code": -1100, "msg": err.msg} and err.status == 400
+
+
+def test_int_param_reads_optional_integers_and_refuses_words():
+    """
+    Given request parameters with a number, an empty value and a word
+    When each is read as an optional integer
+    Then the number comes back, the empty value is None, and the word is a -1100 error
+    """
+    from exchange.emulator.wire import ApiError, int_param
+
+    params = {"limit": "5", "startTime": "", "orderId": "abc"}
+    assert int_param(params, "limit") == 5
+    assert int_param(params, "startTime") is None and int_param(params, "endTime") is None
+    with pytest.raises(ApiError) as caught:
+        int_param(params, "orderId")
+    assert caught.value.code == -1100

@@ -28,6 +28,7 @@ from exchange.emulator.wire import (
     floor_to_step,
     fmt8,
     illegal,
+    int_param,
     mandatory,
 )
 from exchange.types import Fill
@@ -212,16 +213,6 @@ def _decimal_param(params: dict[str, str], name: str) -> Decimal | None:
     if not value.is_finite() or value < 0:
         raise illegal(name, "^([0-9]{1,20})(\\.[0-9]{1,20})?$")
     return value
-
-
-def _int_param(params: dict[str, str], name: str) -> int | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise illegal(name, "^[0-9]{1,20}$") from None
 
 
 class Account:
@@ -481,7 +472,7 @@ class Account:
     def find(self, params: dict[str, str], missing_code: int, missing_msg: str) -> Order:
         """The order named by ``orderId`` or ``origClientOrderId`` (the latest with that id)."""
         self.check_symbol(params)
-        order_id = _int_param(params, "orderId")
+        order_id = int_param(params, "orderId")
         client_id = params.get("origClientOrderId")
         if order_id is None and not client_id:
             raise ApiError(
@@ -530,11 +521,11 @@ class Account:
         """``GET /api/v3/myTrades`` with ``startTime``, ``endTime``, ``fromId``, ``orderId``,
         ``limit`` (default 500, at most 1000), oldest first."""
         self.check_symbol(params)
-        limit = _int_param(params, "limit") or 500
+        limit = int_param(params, "limit") or 500
         if limit < 1 or limit > 1000:
             raise illegal("limit", "1..1000")
-        start, end = _int_param(params, "startTime"), _int_param(params, "endTime")
-        from_id, order_id = _int_param(params, "fromId"), _int_param(params, "orderId")
+        start, end = int_param(params, "startTime"), int_param(params, "endTime")
+        from_id, order_id = int_param(params, "fromId"), int_param(params, "orderId")
         chosen = [
             t
             for t in self.trades

@@ -24,7 +24,7 @@ from exchange.emulator.wire import (
     MSG_OUTSIDE_WINDOW,
     MSG_RECV_WINDOW,
     ApiError,
-    illegal,
+    int_param,
     mandatory,
 )
 
@@ -52,16 +52,6 @@ def _stretch(speed: float) -> float:
     return speed if math.isfinite(speed) and speed > 1 else 1.0
 
 
-def _int_param(params: dict[str, str], name: str) -> int | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise illegal(name, "^[0-9]{1,20}$") from None
-
-
 def check_signed(
     *,
     header_key: str | None,
@@ -84,12 +74,12 @@ def check_signed(
     expected = sign(query + body, api_secret)
     if not hmac.compare_digest(given.lower(), expected):
         raise ApiError(400, -1022, MSG_BAD_SIGNATURE)
-    recv_window = _int_param(params, "recvWindow")
+    recv_window = int_param(params, "recvWindow")
     if recv_window is None:
         recv_window = DEFAULT_RECV_WINDOW
     if recv_window > MAX_RECV_WINDOW:
         raise ApiError(400, -1131, MSG_RECV_WINDOW)
-    timestamp = _int_param(params, "timestamp")
+    timestamp = int_param(params, "timestamp")
     if timestamp is None:
         raise mandatory("timestamp")
     stretch = _stretch(speed)

@@ -51,6 +51,7 @@ from exchange.emulator.wire import (
     ApiError,
     fmt8,
     illegal,
+    int_param,
     mandatory,
 )
 from exchange.endpoints import is_loopback_host
@@ -416,16 +417,6 @@ class EmulatorServer:
             "symbols": [self.rules.exchange_info()],
         }
 
-    @staticmethod
-    def _int(params: dict[str, str], name: str) -> int | None:
-        raw = params.get(name)
-        if raw is None or raw == "":
-            return None
-        try:
-            return int(raw)
-        except ValueError:
-            raise illegal(name, "^[0-9]{1,20}$") from None
-
     def _klines(self, request: _Request) -> list:
         params = request.params
         self._symbol_param(params)
@@ -435,7 +426,7 @@ class EmulatorServer:
         interval_ms = INTERVALS_MS.get(interval)
         if interval_ms is None or interval_ms % self.market.timeframe_ms:
             raise ApiError(400, -1120, MSG_INVALID_INTERVAL)
-        limit = self._int(params, "limit")
+        limit = int_param(params, "limit")
         limit = 500 if limit is None else min(limit, 1000)
         if limit < 1:
             raise illegal("limit", "1..1000")
@@ -443,8 +434,8 @@ class EmulatorServer:
             self.market,
             interval_ms,
             self.clock.now_ms(),
-            start_ms=self._int(params, "startTime"),
-            end_ms=self._int(params, "endTime"),
+            start_ms=int_param(params, "startTime"),
+            end_ms=int_param(params, "endTime"),
             limit=limit,
         )
 
@@ -504,9 +495,9 @@ class EmulatorServer:
     def _all_orders(self, request: _Request) -> list:
         params = request.params
         self._symbol_param(params)
-        limit = self._int(params, "limit") or 500
-        start, end = self._int(params, "startTime"), self._int(params, "endTime")
-        from_id = self._int(params, "orderId")
+        limit = int_param(params, "limit") or 500
+        start, end = int_param(params, "startTime"), int_param(params, "endTime")
+        from_id = int_param(params, "orderId")
         with self._lock:
             chosen = [
                 o.as_query()

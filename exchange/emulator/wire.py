@@ -78,3 +78,14 @@ def dec(value: float | str | Decimal) -> Decimal:
 def floor_to_step(value: Decimal, step: Decimal) -> Decimal:
     """``value`` rounded down to a whole number of ``step``."""
     return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
+
+
+def int_param(params: dict[str, str], name: str) -> int | None:
+    """An optional integer request parameter; -1100 (illegal characters) when not a number."""
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise illegal(name, "^[0-9]{1,20}$") from None
