@@ -142,3 +142,14 @@ def test_derived_paths_and_assets(tmp_path):
     assert s.state_file == tmp_path / "state.json"
     assert (s.base_asset, s.quote_asset) == ("BTC", "USDT")
     assert s.timeframe_seconds == 60
+
+
+def test_strategy_names_match_the_registry():
+    """
+    Given the strategy names settings accept and the strategies registry
+    When they are compared
+    Then they are the same set, so a new strategy cannot be forgotten in either
+    """
+    from strategies.registry import STRATEGIES
+
+    assert set(cfg.STRATEGY_NAMES) == set(STRATEGIES)
