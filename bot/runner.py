@@ -8,6 +8,7 @@ the loop logs it and goes on to the next cycle.
 from __future__ import annotations
 
 import logging
+import math
 import signal as signal_module
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,14 +16,14 @@ from typing import Any
 
 from bot.timing import wake_time_ms
 from bot.window import CandleWindow
-from exchange.clock import Clock, RealClock
+from exchange.clock import Clock
 from exchange.errors import ExchangeUnavailable
 from storage.candles import append_candles
 
 log = logging.getLogger("paperbot")
 errors = logging.getLogger("paperbot.errors")
 
-# With a real clock the loop sleeps in slices so that SIGINT / SIGTERM is seen within a second.
+# Sleeps are sliced to this much wall time so that SIGINT / SIGTERM is seen within a second.
 REAL_SLEEP_SLICE_S = 1.0
 
 
@@ -127,9 +128,14 @@ class TradingBot:
         return False
 
     def sleep_ms(self, ms: int) -> None:
-        """Sleep on the clock; real-time sleeps are sliced so a stop request is seen quickly."""
-        if isinstance(self.clock, RealClock):
-            ms = min(ms, int(REAL_SLEEP_SLICE_S * 1000))
+        """Sleep on the clock in slices of at most a second of wall time.
+
+        A signal handler cannot cut a ``time.sleep`` short (PEP 475), so without slicing a
+        real-time or paced bot would notice SIGTERM only at the next candle close.
+        """
+        speed = getattr(self.clock, "speed", 1.0)
+        if math.isfinite(speed):
+            ms = min(ms, max(1, int(REAL_SLEEP_SLICE_S * 1000 * speed)))
         self.clock.sleep(ms / 1000)
 
     def check_protective_exit(self) -> str | None:

@@ -42,3 +42,9 @@ Feature: The paper-trading bot end to end
     Then the position is closed by a market sell
     And the last journal row says "stop_loss"
     And every fill on the exchange is journaled exactly once
+
+  Scenario: SIGTERM stops the bot cleanly
+    Given a bot process trading on the local exchange in near real time
+    When it receives SIGTERM
+    Then it exits with status 0 within 5 seconds
+    And the last line of trading.log is the one-line summary

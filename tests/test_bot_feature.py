@@ -121,3 +121,33 @@ def errors_trace(world):
 @then(parsers.parse("the bot processed {count:d} closed candles"))
 def processed(world, count):
     assert world["bot"].candles_processed == count
+
+
+@given("a bot process trading on the local exchange in near real time")
+def bot_process(world):
+    from tests.test_bot_stop_signals import start_bot
+
+    world["proc"], world["root"] = start_bot(world["tmp"] / "process")
+
+
+@when("it receives SIGTERM")
+def send_sigterm(world):
+    import signal
+    import time
+
+    world["sent"] = time.monotonic()
+    world["proc"].send_signal(signal.SIGTERM)
+
+
+@then(parsers.parse("it exits with status 0 within {seconds:d} seconds"))
+def exits_zero(world, seconds):
+    import time
+
+    status = world["proc"].wait(timeout=30)
+    assert status == 0 and time.monotonic() - world["sent"] < seconds
+
+
+@then("the last line of trading.log is the one-line summary")
+def summary_line(world):
+    lines = (world["root"] / "logs" / "trading.log").read_text(encoding="utf-8").splitlines()
+    assert lines[-1].split(" - ", 1)[1].startswith("Stopped after")

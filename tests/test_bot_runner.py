@@ -246,3 +246,28 @@ def test_an_exception_in_a_cycle_is_logged_with_its_trace_and_skipped(tmp_path, 
         result = bot.run_cycle()
     assert result.skipped and bot.cycles_skipped == 1
     assert any(r.exc_info for r in caplog.records)
+
+
+class RecordingClock(ManualClock):
+    """A manual clock that claims a finite speed and records every sleep."""
+
+    def __init__(self, start_ms, speed):
+        super().__init__(start_ms)
+        self.speed = speed
+        self.sleeps = []
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        super().sleep(seconds)
+
+
+def test_sleeps_are_sliced_to_a_second_of_wall_time(tmp_path):
+    """
+    Given a flat bot on a clock running 10 times faster than real time
+    When it waits 50 seconds for a candle to close
+    Then no single sleep is longer than 10 clock seconds (one second of wall time)
+    """
+    clock = RecordingClock(START + 10_000, speed=10)
+    bot = make_bot(tmp_path, clock)
+    assert bot.wait_for_close() is True
+    assert max(clock.sleeps) <= 10 and sum(clock.sleeps) == 52
