@@ -8,23 +8,15 @@ full fetch, so the window is always a gap-free, validated candle frame.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from exchange.client import CandleFetch
 from storage.candles import candle_problem
 
 # Extra candles asked for on a top-up, so a late cycle still overlaps the window.
 TOP_UP_MARGIN = 2
-
-
-@dataclass
-class WindowFetch:
-    """A validated candle frame, or why this cycle has none."""
-
-    frame: pd.DataFrame | None
-    skip_reason: str | None = None
 
 
 class CandleWindow:
@@ -37,7 +29,7 @@ class CandleWindow:
         self.frame: pd.DataFrame | None = None
         self.full_fetches = 0
 
-    def refresh(self, now_ms: int) -> WindowFetch:
+    def refresh(self, now_ms: int) -> CandleFetch:
         """Bring the window up to the last closed candle at ``now_ms``."""
         if self.frame is None or self.frame.empty:
             return self._full()
@@ -48,10 +40,10 @@ class CandleWindow:
             return self._full()
         fetch = self.client.fetch_closed_candles(int(min(self.size, missing + TOP_UP_MARGIN)))
         if fetch.frame is None:
-            return WindowFetch(None, fetch.skip_reason)
+            return CandleFetch(None, fetch.skip_reason)
         new = fetch.frame[fetch.frame["timestamp"] > last]
         if new.empty:
-            return WindowFetch(self.frame)
+            return CandleFetch(self.frame, None)
         if int(new["timestamp"].iloc[0]) != last + self.timeframe_ms:
             return self._full()
         merged = pd.concat([self.frame, new], ignore_index=True).tail(self.size)
@@ -59,13 +51,13 @@ class CandleWindow:
         if candle_problem(merged) is not None:
             return self._full()
         self.frame = merged
-        return WindowFetch(merged)
+        return CandleFetch(merged, None)
 
-    def _full(self) -> WindowFetch:
+    def _full(self) -> CandleFetch:
         self.full_fetches += 1
         fetch = self.client.fetch_closed_candles(self.size)
         if fetch.frame is None:
             self.frame = None
-            return WindowFetch(None, fetch.skip_reason)
+            return CandleFetch(None, fetch.skip_reason)
         self.frame = fetch.frame.reset_index(drop=True)
-        return WindowFetch(self.frame)
+        return CandleFetch(self.frame, None)

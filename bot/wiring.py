@@ -67,12 +67,13 @@ def start_local_exchange(
 ) -> LocalExchange:
     """Start the built-in emulator in this process on a PacedClock shared with the bot.
 
-    The exchange's balances, orders and clock are kept in ``data/local_exchange.json`` (when the
-    emulator supports it) so a second run continues where the first stopped, as the testnet
-    would. A replay starts ``history_candles`` into the file, afresh every time. A generated
-    market starts at ``start_ms`` (default: now), so tests can pin the market they trade on.
+    The exchange's balances, orders and clock are kept in ``data/local_exchange.json`` so a
+    second run continues where the first stopped, as the testnet would. A replay starts
+    ``history_candles`` into the file, afresh every time. A generated market starts at
+    ``start_ms`` (default: now), so tests can pin the market they trade on.
     """
     from exchange.emulator.market import GeneratedMarket, ReplayMarket
+    from exchange.emulator.persistence import load_emulator_state
     from exchange.emulator.server import EmulatorServer
 
     timeframe_ms = 60_000
@@ -89,41 +90,18 @@ def start_local_exchange(
         description = f"local emulator (generated market, seed {seed})"
     # A replay is an experiment on a fixed file: it always starts afresh.
     state_path = settings.data_dir / LOCAL_STATE_FILE if persist and replay is None else None
-    saved_clock = _load_saved_clock(state_path)
-    if saved_clock is not None:
-        start = max(start, saved_clock)
     clock = PacedClock(start, speed=speed)
-    kwargs: dict[str, Any] = {}
-    if state_path is not None and _supports_state(EmulatorServer):
-        kwargs["state_path"] = state_path
-    server = EmulatorServer(market, clock, **kwargs)
-    if state_path is not None and _supports_state(EmulatorServer):
-        from exchange.emulator.persistence import load_emulator_state
-
+    server = EmulatorServer(market, clock, state_path=state_path)
+    if state_path is not None:
         try:
-            load_emulator_state(server, state_path)
+            saved_ms = load_emulator_state(server, state_path)
         except ValueError as exc:
             raise StartupError(str(exc)) from None
+        # The exchange's time never runs backwards across runs, as the testnet's does not.
+        if saved_ms is not None and saved_ms > clock.now_ms():
+            clock.advance((saved_ms - clock.now_ms()) / 1000)
     server.start()
     return LocalExchange(server=server, clock=clock, description=description)
-
-
-def _supports_state(server_class: type) -> bool:
-    try:
-        import exchange.emulator.persistence  # noqa: F401
-    except ImportError:
-        return False
-    return "state_path" in server_class.__init__.__code__.co_varnames
-
-
-def _load_saved_clock(state_path: Path | None) -> int | None:
-    if state_path is None or not state_path.is_file():
-        return None
-    try:
-        value = json.loads(state_path.read_text(encoding="utf-8")).get("clock_ms")
-        return int(value) if value is not None else None
-    except (OSError, ValueError, TypeError, AttributeError):
-        return None
 
 
 def choose_clock(exchange_kind: str, exchange_url: str | None) -> Clock:

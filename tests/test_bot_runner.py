@@ -6,11 +6,11 @@ the loop's own decisions: timing, skipping, acting once per candle, SL/TP pollin
 
 import logging
 import signal
-from dataclasses import dataclass
 
 import pandas as pd
 
 from bot.runner import TradingBot
+from exchange.client import CandleFetch
 from exchange.clock import ManualClock
 from exchange.errors import ExchangeUnavailable
 from storage.candles import read_candles
@@ -19,10 +19,8 @@ MINUTE = 60_000
 START = 1_700_000_000_000 - (1_700_000_000_000 % MINUTE)
 
 
-@dataclass
-class Fetch:
-    frame: pd.DataFrame | None
-    skip_reason: str | None = None
+def Fetch(frame, skip_reason=None):  # noqa: N802 - reads like the record it builds
+    return CandleFetch(frame, skip_reason)
 
 
 class FakeClient:

@@ -1,18 +1,16 @@
 """The bot's rolling window of closed candles."""
 
-from dataclasses import dataclass
 
 import pandas as pd
 
 from bot.window import CandleWindow
+from exchange.client import CandleFetch
 
 MINUTE = 60_000
 
 
-@dataclass
-class Fetch:
-    frame: pd.DataFrame | None
-    skip_reason: str | None = None
+def Fetch(frame, skip_reason=None):  # noqa: N802 - reads like the record it builds
+    return CandleFetch(frame, skip_reason)
 
 
 class Client:
