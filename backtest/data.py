@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from storage.candles import CANDLE_COLUMNS, CandleFileError, candle_problem, read_candles
+from core.candles import CANDLE_COLUMNS, CandleFileError, candle_problem
+from storage.candles import read_candles
 
 
 def _chart_export(path: Path) -> pd.DataFrame | None:

@@ -12,18 +12,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from exchange.clock import ManualClock  # noqa: E402
-from exchange.emulator.ccxt_factory import make_ccxt_for_emulator  # noqa: E402
-from exchange.emulator.market import GeneratedMarket  # noqa: E402
-from exchange.emulator.persistence import (  # noqa: E402
+from core.clock import ManualClock  # noqa: E402
+from emulator.market import GeneratedMarket  # noqa: E402
+from emulator.persistence import (  # noqa: E402
     load_emulator_state,
     save_emulator_state,
 )
-from exchange.emulator.server import (  # noqa: E402
+from emulator.server import (  # noqa: E402
     DEFAULT_API_KEY,
     DEFAULT_API_SECRET,
     EmulatorServer,
 )
+from exchange.ccxt_emulator import make_ccxt_for_emulator  # noqa: E402
 
 T0 = 1_704_067_230_000
 

@@ -14,14 +14,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from exchange.client import ExchangeClient  # noqa: E402
-from exchange.clock import ManualClock  # noqa: E402
-from exchange.emulator.market import GeneratedMarket  # noqa: E402
-from exchange.emulator.server import (  # noqa: E402
+from core.clock import ManualClock  # noqa: E402
+from emulator.market import GeneratedMarket  # noqa: E402
+from emulator.server import (  # noqa: E402
     DEFAULT_API_KEY,
     DEFAULT_API_SECRET,
     EmulatorServer,
 )
+from exchange.client import ExchangeClient  # noqa: E402
 from exchange.factory import make_exchange  # noqa: E402
 
 MINUTE = 60_000

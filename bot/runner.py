@@ -16,8 +16,8 @@ from typing import Any
 
 from bot.timing import wake_time_ms
 from bot.window import CandleWindow
-from exchange.clock import Clock
-from exchange.errors import ExchangeUnavailable
+from core.clock import Clock
+from core.errors import ExchangeUnavailable
 from storage.candles import append_candles
 
 log = logging.getLogger("paperbot")

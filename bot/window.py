@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+from core.candles import candle_problem
 from exchange.client import CandleFetch
-from storage.candles import candle_problem
 
 # Extra candles asked for on a top-up, so a late cycle still overlaps the window.
 TOP_UP_MARGIN = 2

@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.runner import TradingBot
 from config.settings import Settings
-from exchange.clock import AcceleratedClock, Clock, PacedClock, RealClock
+from core.clock import AcceleratedClock, Clock, PacedClock, RealClock
 
 log = logging.getLogger("paperbot")
 
@@ -72,9 +72,9 @@ def start_local_exchange(
     ``history_candles`` into the file, afresh every time. A generated market starts at
     ``start_ms`` (default: now), so tests can pin the market they trade on.
     """
-    from exchange.emulator.market import GeneratedMarket, ReplayMarket
-    from exchange.emulator.persistence import load_emulator_state
-    from exchange.emulator.server import EmulatorServer
+    from emulator.market import GeneratedMarket, ReplayMarket
+    from emulator.persistence import load_emulator_state
+    from emulator.server import EmulatorServer
 
     timeframe_ms = 60_000
     if replay is not None:
@@ -114,8 +114,8 @@ def choose_clock(exchange_kind: str, exchange_url: str | None) -> Clock:
 def build_client(settings: Settings, *, kind: str, base_url: str | None, clock: Clock,
                  api_key: str, api_secret: str) -> Any:
     """A connected ExchangeClient: endpoint guard passed, markets loaded, trade size checked."""
+    from core.errors import EndpointRefused, ExchangeUnavailable
     from exchange.client import ExchangeClient, ExchangeRefused
-    from exchange.errors import EndpointRefused, ExchangeUnavailable
     from exchange.factory import make_exchange
     from exchange.market_rules import TradeSizeError
     from exchange.retry import RetryPolicy

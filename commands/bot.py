@@ -91,7 +91,7 @@ class Connection:
 def connect(settings, args: argparse.Namespace) -> Connection:
     """Start the in-process emulator, or follow a standalone one, or aim at the testnet."""
     from bot.wiring import choose_clock, start_local_exchange
-    from exchange.emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET
+    from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET
 
     if settings.exchange == "local" and not args.exchange_url:
         local = start_local_exchange(settings, speed=args.speed or 1.0, seed=args.seed,

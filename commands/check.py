@@ -93,8 +93,8 @@ def check_endpoint(target: Target) -> Check:
 def connect(settings: Any, target: Target) -> tuple[Check, Any]:
     """Reachability and clock offset: (check, ExchangeClient or None when unreachable)."""
     from bot.wiring import StartupError, choose_clock
+    from core.errors import ExchangeUnavailable
     from exchange.client import ExchangeClient
-    from exchange.errors import ExchangeUnavailable
     from exchange.factory import make_exchange
     from exchange.retry import RetryPolicy
 
@@ -126,8 +126,8 @@ def connect(settings: Any, target: Target) -> tuple[Check, Any]:
 
 def check_keys(client: Any, target: Target) -> tuple[Check, float | None]:
     """A signed balance call: (check, free quote balance or None)."""
+    from core.errors import ExchangeUnavailable
     from exchange.client import ExchangeRefused
-    from exchange.errors import ExchangeUnavailable
     from exchange.retry import one_line
 
     try:
@@ -394,7 +394,7 @@ def _check_exchange(args: argparse.Namespace, settings: Any) -> int:
         if isinstance(local, Check):
             print(local.line())
             return 1
-        from exchange.emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET
+        from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET
 
         target = Target("local", local.server.base_url, DEFAULT_API_KEY, DEFAULT_API_SECRET,
                         "the built-in emulator's keys", clock=local.clock,

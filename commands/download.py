@@ -223,8 +223,8 @@ def open_client(args: argparse.Namespace, symbol: str, timeframe: str, settings)
     ``--exchange local`` without ``--exchange-url`` starts an in-process emulator on the real
     clock over a seeded synthetic market, stopped when the block ends.
     """
+    from core.clock import RealClock
     from exchange.client import ExchangeClient
-    from exchange.clock import RealClock
     from exchange.factory import make_exchange
     from exchange.retry import RetryPolicy
 
@@ -233,8 +233,8 @@ def open_client(args: argparse.Namespace, symbol: str, timeframe: str, settings)
     server = None
     try:
         if kind == "local" and not args.exchange_url:
-            from exchange.emulator.market import GeneratedMarket
-            from exchange.emulator.server import (
+            from emulator.market import GeneratedMarket
+            from emulator.server import (
                 DEFAULT_API_KEY,
                 DEFAULT_API_SECRET,
                 EmulatorServer,
@@ -285,9 +285,9 @@ def run(args: argparse.Namespace) -> int:
 def _download(args: argparse.Namespace, settings, symbol: str, timeframe: str, since_ms: int,
               until_ms: int | None, err: TextIO) -> int:
     """The download itself, errors mapped to exit statuses and one-line messages."""
+    from core.errors import EndpointRefused, ExchangeUnavailable
     from exchange.client import ExchangeRefused
     from exchange.download import DownloadFileError, DownloadInterrupted, download_candles
-    from exchange.errors import EndpointRefused, ExchangeUnavailable
     from exchange.validation import CandleDataError, describe_time
     from storage.candles import last_stored_timestamp
 

@@ -55,9 +55,9 @@ def parse_balances(items: list[str]) -> dict[str, float] | None:
 
 def build_server(args: argparse.Namespace, env: dict[str, str] | None = None):
     """The configured (not yet started) EmulatorServer for these arguments."""
-    from exchange.clock import AcceleratedClock, RealClock
-    from exchange.emulator.market import GeneratedMarket, ReplayMarket
-    from exchange.emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, EmulatorServer
+    from core.clock import AcceleratedClock, RealClock
+    from emulator.market import GeneratedMarket, ReplayMarket
+    from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, EmulatorServer
 
     env = dict(os.environ) if env is None else env
     if args.speed is not None and args.speed <= 0:

@@ -17,8 +17,9 @@ from typing import Any, TypeVar
 import ccxt
 import pandas as pd
 
-from exchange.clock import Clock
-from exchange.errors import ExchangeUnavailable, OrderRejected
+from core.clock import Clock
+from core.errors import ExchangeUnavailable, OrderRejected
+from core.types import Fill, Side
 from exchange.market_rules import MarketRules, plain
 from exchange.retry import (
     ERRORS_LOGGER,
@@ -30,7 +31,6 @@ from exchange.retry import (
     resync_clock,
     wait_before_retry,
 )
-from exchange.types import Fill, Side
 from exchange.validation import CandleDataError, closed_candles
 
 T = TypeVar("T")

@@ -22,10 +22,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.candles import CANDLE_COLUMNS
+from core.errors import ExchangeUnavailable
 from exchange.client import MAX_KLINES, ExchangeClient
-from exchange.errors import ExchangeUnavailable
 from exchange.validation import CandleDataError, closed_candles, describe_time
-from storage.candles import CANDLE_COLUMNS, append_candles, last_stored_timestamp
+from storage.candles import append_candles, last_stored_timestamp
 
 
 class DownloadFileError(ValueError):

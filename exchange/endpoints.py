@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from exchange.errors import EndpointRefused
+from core.errors import EndpointRefused
 
 TESTNET_HOSTS = frozenset({"testnet.binance.vision", "api1.testnet.binance.vision"})
 SPOT_URL_KEYS = ("public", "private", "v1")

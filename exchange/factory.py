@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import ccxt
 
-from exchange.clock import Clock
+from core.clock import Clock
 from exchange.endpoints import check_exchange_endpoints, check_url
 
 TESTNET_ROOT = "https://testnet.binance.vision"
@@ -77,7 +77,7 @@ def make_exchange(
     }
     if kind == "local":
         # The emulator's own factory: the bot and the emulator's tests use one recipe.
-        from exchange.emulator.ccxt_factory import make_ccxt_for_emulator
+        from exchange.ccxt_emulator import make_ccxt_for_emulator
 
         # Without its clock argument (which pins the nonce to the clock and so ignores the
         # measured offset): signing time follows ``clock`` below, minus the offset that

@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 
 import ccxt
 
-from exchange.clock import Clock
-from exchange.errors import ExchangeUnavailable
+from core.clock import Clock
+from core.errors import ExchangeUnavailable
 
 T = TypeVar("T")
 

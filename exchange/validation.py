@@ -1,7 +1,7 @@
 """Turning raw OHLCV rows from the exchange into a clean candle frame, or saying why not.
 
 Two layers: ``raw_row_problem`` catches what only a raw reply can get wrong (a None row, a
-short row, a missing or non-numeric field, a non-integer time); ``storage.candles.candle_problem``
+short row, a missing or non-numeric field, a non-integer time); ``core.candles.candle_problem``
 then checks the frame rules every candle source shares (NaN, prices <= 0, high < low,
 open/close outside [low, high], negative volume, non-increasing timestamps).
 """
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from storage.candles import CANDLE_COLUMNS, candle_problem, empty_candles
+from core.candles import CANDLE_COLUMNS, candle_problem, empty_candles
 
 FIELDS = CANDLE_COLUMNS  # ccxt OHLCV order: [timestamp, open, high, low, close, volume]
 

@@ -4,7 +4,7 @@ The live bot passes ``exchange.client.ExchangeClient``; tests pass an in-memory 
 position manager never calls ccxt itself, so the same state machine runs against the testnet,
 the local emulator or a fake.
 
-Errors (from ``exchange.errors``):
+Errors (from ``core.errors``):
 
 - ``ExchangeUnavailable``: the call failed after its retries. For reads, skip and try later.
   For orders the outcome may be unknown: the intent must be kept and resolved later with
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from exchange.types import Fill
+from core.types import Fill
 
 
 @runtime_checkable

@@ -19,9 +19,9 @@ import math
 import secrets
 from dataclasses import replace
 
-from exchange.clock import Clock
-from exchange.errors import ExchangeUnavailable, OrderRejected
-from exchange.types import Fill
+from core.clock import Clock
+from core.errors import ExchangeUnavailable, OrderRejected
+from core.types import Fill
 from risk.broker import Broker
 from risk.pnl import (
     clean_quantity,

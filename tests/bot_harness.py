@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bot.wiring import build_bot, build_client, build_positions, start_local_exchange
 from config.settings import load_settings
-from exchange.emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from storage.logs import setup_logging, teardown_logging
 
 # A fixed market start (2026-01-01 00:00 UTC) makes every in-process run the same candles.

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.clock import ManualClock
+from emulator.market import GeneratedMarket
+from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, EmulatorServer
 from exchange.client import ExchangeClient
-from exchange.clock import ManualClock
-from exchange.emulator.market import GeneratedMarket
-from exchange.emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, EmulatorServer
 from exchange.factory import make_exchange
 from exchange.retry import RetryPolicy
 

@@ -257,7 +257,7 @@ def parity_run(n: int = CANDLES, seed: int = SEED) -> ParityRun:
     from backtest.run import run_backtest
     from bot.wiring import build_bot, build_client, build_positions, start_local_exchange
     from config.settings import load_settings
-    from exchange.emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET
+    from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET
     from storage.candles import read_candles
     from storage.logs import setup_logging, teardown_logging
     from storage.trades import read_trades

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from exchange.clock import ManualClock
-from exchange.errors import OrderRejected
-from exchange.types import Fill
+from core.clock import ManualClock
+from core.errors import OrderRejected
+from core.types import Fill
 from risk.position import PositionManager
 from storage.state import StateStore
 from storage.trades import TradeJournal, TradeRow

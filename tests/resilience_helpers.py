@@ -148,7 +148,7 @@ class EmulatorProcess:
         """Free balances, asked over the signed ``/api/v3/account`` with the real ccxt."""
         if self._exchange is None:
             from bot.wiring import remote_emulator_clock
-            from exchange.emulator.ccxt_factory import make_ccxt_for_emulator
+            from exchange.ccxt_emulator import make_ccxt_for_emulator
 
             clock = remote_emulator_clock(self.url)
             self._exchange = make_ccxt_for_emulator(self.url, EMULATOR_API_KEY,

@@ -5,7 +5,7 @@ import pytest
 
 from backtest.data import load_candles
 from backtest.synthetic import synthetic_candles
-from storage.candles import CANDLE_COLUMNS, CandleFileError, candle_problem
+from core.candles import CANDLE_COLUMNS, CandleFileError, candle_problem
 
 
 def test_candle_csv_is_read_by_read_candles(tmp_path):

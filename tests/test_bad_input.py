@@ -15,8 +15,8 @@ import pytest
 
 from bot.wiring import build_bot, build_positions, start_local_exchange
 from config.settings import load_settings
+from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from exchange.client import ExchangeClient
-from exchange.emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from exchange.factory import make_exchange
 from exchange.retry import RetryPolicy
 from storage.candles import read_candles

@@ -13,7 +13,7 @@ from bot.wiring import (
 )
 from commands.bot import check_combinations, positive_int, speed_value
 from config.settings import load_settings
-from exchange.clock import AcceleratedClock, RealClock
+from core.clock import AcceleratedClock, RealClock
 from storage.candles import read_candles
 from storage.state import BotState, Position, StateStore
 from tests.bot_harness import BotHarness
@@ -103,8 +103,8 @@ def test_remote_clock_follows_a_standalone_emulator_and_fails_clearly_without_on
     Then the first gives an accelerated clock at the emulator's time and speed,
      the second a StartupError that says how to start one
     """
-    from exchange.emulator.market import GeneratedMarket
-    from exchange.emulator.server import EmulatorServer
+    from emulator.market import GeneratedMarket
+    from emulator.server import EmulatorServer
 
     source = AcceleratedClock(120, start_ms=1_700_000_000_000)
     with EmulatorServer(GeneratedMarket(1), source) as server:
@@ -202,7 +202,7 @@ def test_connect_local_starts_an_in_process_emulator(tmp_path):
     Then an in-process emulator serves on loopback with the default emulator keys
     """
     from commands.bot import connect
-    from exchange.emulator.server import DEFAULT_API_KEY
+    from emulator.server import DEFAULT_API_KEY
 
     settings = load_settings({"DATA_DIR": str(tmp_path)}, env_file=tmp_path / "none")
     conn = connect(settings, args_for("--speed", "max"))

@@ -10,9 +10,9 @@ import signal
 import pandas as pd
 
 from bot.runner import TradingBot
+from core.clock import ManualClock
+from core.errors import ExchangeUnavailable
 from exchange.client import CandleFetch
-from exchange.clock import ManualClock
-from exchange.errors import ExchangeUnavailable
 from storage.candles import read_candles
 
 MINUTE = 60_000

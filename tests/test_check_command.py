@@ -24,9 +24,9 @@ from commands.check import (
     summary,
 )
 from config.settings import load_settings
-from exchange.clock import PacedClock
-from exchange.emulator.market import GeneratedMarket
-from exchange.emulator.server import EmulatorServer
+from core.clock import PacedClock
+from emulator.market import GeneratedMarket
+from emulator.server import EmulatorServer
 from tests.main_subprocess import Emulator, project_copy, run_main, run_many
 
 KEY, SECRET = "check-key-0123456789", "check-secret-0123456789"

@@ -12,9 +12,9 @@ import logging
 import ccxt
 import pytest
 
+from core.clock import ManualClock
+from core.errors import ExchangeUnavailable, OrderRejected
 from exchange.client import CandleFetch, ExchangeClient, ExchangeRefused, _fee_in
-from exchange.clock import ManualClock
-from exchange.errors import ExchangeUnavailable, OrderRejected
 from exchange.market_rules import MarketRules, TradeSizeError
 from exchange.retry import RetryPolicy
 

@@ -12,11 +12,11 @@ import logging
 
 import pytest
 
+from core.clock import ManualClock
+from core.errors import ExchangeUnavailable, OrderRejected
+from emulator.market import GeneratedMarket
+from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, EmulatorServer
 from exchange.client import ExchangeClient, ExchangeRefused
-from exchange.clock import ManualClock
-from exchange.emulator.market import GeneratedMarket
-from exchange.emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, EmulatorServer
-from exchange.errors import ExchangeUnavailable, OrderRejected
 from exchange.factory import make_exchange
 from exchange.retry import RetryPolicy
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import ccxt
 import pytest
 
-from exchange.clock import ManualClock
-from exchange.errors import EndpointRefused
+from core.clock import ManualClock
+from core.errors import EndpointRefused
 from exchange.factory import make_exchange, spot_urls
 
 

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from exchange.clock import AcceleratedClock, ManualClock, RealClock
+from core.clock import AcceleratedClock, ManualClock, RealClock
 
 
 def test_manual_clock_moves_only_when_slept_on():
@@ -72,7 +72,7 @@ def test_paced_clock_advances_by_the_sleep_and_waits_a_fraction():
     When it is slept on for 5 seconds
     Then it reads 5,000 ms and about 50 ms of wall time passed
     """
-    from exchange.clock import PacedClock
+    from core.clock import PacedClock
 
     clock = PacedClock(0, speed=100)
     started = time.monotonic()
@@ -88,7 +88,7 @@ def test_paced_clock_at_infinite_speed_does_not_wait():
     When it is slept on for an hour
     Then an hour passes on the clock at once
     """
-    from exchange.clock import PacedClock
+    from core.clock import PacedClock
 
     clock = PacedClock(0)
     started = time.monotonic()

@@ -11,6 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.candles import CANDLE_COLUMNS
+from core.errors import ExchangeUnavailable
+from emulator.market import ReplayMarket
 from exchange.download import (
     DownloadFileError,
     DownloadInterrupted,
@@ -27,10 +30,8 @@ from exchange.download import (
     span,
     tail_timestamps,
 )
-from exchange.emulator.market import ReplayMarket
-from exchange.errors import ExchangeUnavailable
 from exchange.validation import CandleDataError
-from storage.candles import CANDLE_COLUMNS, read_candles
+from storage.candles import read_candles
 from tests.download_support import (
     DAY0,
     MINUTE,
@@ -238,7 +239,7 @@ def test_history_starting_after_since_is_a_leading_gap(tmp_path):
     frame = pd.DataFrame({"timestamp": first + MINUTE * np.arange(300, dtype="int64"),
                           "open": 100.0, "high": 101.0, "low": 99.0, "close": 100.5,
                           "volume": 1.0})
-    from exchange.clock import ManualClock
+    from core.clock import ManualClock
 
     server = start_server(ReplayMarket(frame), ManualClock(first + 300 * MINUTE + 5_000))
     try:

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from exchange.emulator.account import Account, SymbolRules
-from exchange.emulator.wire import ApiError
+from emulator.account import Account, SymbolRules
+from emulator.wire import ApiError
 
 NOW = 1_700_000_000_000
 PRICE = 30_000.0

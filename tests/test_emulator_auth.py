@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from exchange.emulator.auth import check_signed, sign
-from exchange.emulator.wire import ApiError, dec, floor_to_step, fmt8, illegal, mandatory
+from emulator.auth import check_signed, sign
+from emulator.wire import ApiError, dec, floor_to_step, fmt8, illegal, mandatory
 
 KEY, SECRET = "k", "s"
 NOW = 1_700_000_000_000
@@ -122,7 +122,7 @@ def test_int_param_reads_optional_integers_and_refuses_words():
     When each is read as an optional integer
     Then the number comes back, the empty value is None, and the word is a -1100 error
     """
-    from exchange.emulator.wire import ApiError, int_param
+    from emulator.wire import ApiError, int_param
 
     params = {"limit": "5", "startTime": "", "orderId": "abc"}
     assert int_param(params, "limit") == 5

@@ -7,10 +7,10 @@ import urllib.request
 import ccxt
 import pytest
 
-from exchange.clock import ManualClock
-from exchange.emulator.ccxt_factory import make_ccxt_for_emulator
-from exchange.emulator.market import GeneratedMarket
-from exchange.emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, EmulatorServer
+from core.clock import ManualClock
+from emulator.market import GeneratedMarket
+from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, EmulatorServer
+from exchange.ccxt_emulator import make_ccxt_for_emulator
 
 T0 = 1_700_000_040_000  # a whole minute
 NOW = T0 + 30_000  # half-way through the candle opening at T0

@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 
 from commands import emulator as command
-from exchange.clock import AcceleratedClock, RealClock
-from exchange.emulator.ccxt_factory import make_ccxt_for_emulator
-from exchange.emulator.market import GeneratedMarket, ReplayMarket
+from core.clock import AcceleratedClock, RealClock
+from emulator.market import GeneratedMarket, ReplayMarket
+from exchange.ccxt_emulator import make_ccxt_for_emulator
 from tests.conftest import PROJECT_DIR
 
 T0 = 1_700_000_040_000

@@ -2,8 +2,8 @@
 
 import pytest
 
-from exchange.clock import ManualClock
-from exchange.emulator.faults import Decision, FaultInjector
+from core.clock import ManualClock
+from emulator.faults import Decision, FaultInjector
 
 
 def test_outage_lasts_for_clock_time():

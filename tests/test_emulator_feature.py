@@ -6,10 +6,10 @@ import ccxt
 import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from exchange.clock import ManualClock
-from exchange.emulator.ccxt_factory import make_ccxt_for_emulator
-from exchange.emulator.market import GeneratedMarket
-from exchange.emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, EmulatorServer
+from core.clock import ManualClock
+from emulator.market import GeneratedMarket
+from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, EmulatorServer
+from exchange.ccxt_emulator import make_ccxt_for_emulator
 
 scenarios("emulator.feature")
 

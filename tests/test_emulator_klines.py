@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from exchange.emulator.klines import aggregate, base_rows_until, klines, ticker_24hr
-from exchange.emulator.market import GeneratedMarket, ReplayMarket
+from emulator.klines import aggregate, base_rows_until, klines, ticker_24hr
+from emulator.market import GeneratedMarket, ReplayMarket
 
 T0 = 1_700_000_040_000
 I0 = T0 // 60_000

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from exchange.emulator.intrabar import intrabar_path, partial_candle, path_price
-from exchange.emulator.market import GeneratedMarket, Market, ReplayMarket
+from emulator.intrabar import intrabar_path, partial_candle, path_price
+from emulator.market import GeneratedMarket, Market, ReplayMarket
 
 T0 = 1_700_000_040_000  # a whole minute
 I0 = T0 // 60_000

@@ -15,11 +15,9 @@ from decimal import Decimal
 import ccxt
 import pytest
 
-from exchange.client import ExchangeClient
-from exchange.clock import ManualClock
-from exchange.emulator.ccxt_factory import make_ccxt_for_emulator
-from exchange.emulator.market import GeneratedMarket
-from exchange.emulator.persistence import (
+from core.clock import ManualClock
+from emulator.market import GeneratedMarket
+from emulator.persistence import (
     STATE_VERSION,
     _move_aside,
     _utc_stamp,
@@ -27,7 +25,9 @@ from exchange.emulator.persistence import (
     read_emulator_state,
     save_emulator_state,
 )
-from exchange.emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, EmulatorServer
+from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, EmulatorServer
+from exchange.ccxt_emulator import make_ccxt_for_emulator
+from exchange.client import ExchangeClient
 from exchange.retry import RetryPolicy
 
 T0 = 1_704_067_200_000 + 300 * 60_000 + 30_000

@@ -9,11 +9,11 @@ from __future__ import annotations
 import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from exchange.clock import ManualClock
-from exchange.emulator.ccxt_factory import make_ccxt_for_emulator
-from exchange.emulator.market import GeneratedMarket
-from exchange.emulator.persistence import load_emulator_state
-from exchange.emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, EmulatorServer
+from core.clock import ManualClock
+from emulator.market import GeneratedMarket
+from emulator.persistence import load_emulator_state
+from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, EmulatorServer
+from exchange.ccxt_emulator import make_ccxt_for_emulator
 
 scenarios("emulator_persistence.feature")
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import ccxt
 import pytest
 
+from core.errors import EndpointRefused
 from exchange.endpoints import (
     check_exchange_endpoints,
     check_url,
     endpoint_problem,
     is_loopback_host,
 )
-from exchange.errors import EndpointRefused
 
 
 @pytest.mark.parametrize("host", ["localhost", "LOCALHOST", "127.0.0.1", "127.8.9.1", "::1"])

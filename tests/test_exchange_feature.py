@@ -12,11 +12,11 @@ import math
 import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
+from core.clock import ManualClock
+from core.errors import OrderRejected
+from emulator.market import GeneratedMarket
+from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, EmulatorServer
 from exchange.client import ExchangeClient
-from exchange.clock import ManualClock
-from exchange.emulator.market import GeneratedMarket
-from exchange.emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, EmulatorServer
-from exchange.errors import OrderRejected
 from exchange.factory import make_exchange
 from exchange.retry import RetryPolicy
 from storage.logs import ERRORS_LOG, TRADING_LOG, setup_logging, teardown_logging

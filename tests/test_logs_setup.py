@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from exchange.clock import ManualClock
+from core.clock import ManualClock
 from storage.logs import (
     ERRORS_LOG,
     TRADING_LOG,

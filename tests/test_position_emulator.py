@@ -10,16 +10,16 @@ import logging
 
 import pytest
 
-pytest.importorskip("exchange.emulator.server")
+pytest.importorskip("emulator.server")
 
-from exchange.client import ExchangeClient  # noqa: E402
-from exchange.clock import ManualClock  # noqa: E402
-from exchange.emulator.market import GeneratedMarket  # noqa: E402
-from exchange.emulator.server import (  # noqa: E402
+from core.clock import ManualClock  # noqa: E402
+from emulator.market import GeneratedMarket  # noqa: E402
+from emulator.server import (  # noqa: E402
     DEFAULT_API_KEY,
     DEFAULT_API_SECRET,
     EmulatorServer,
 )
+from exchange.client import ExchangeClient  # noqa: E402
 from exchange.factory import make_exchange  # noqa: E402
 from risk.position import PositionManager  # noqa: E402
 from storage.state import StateStore  # noqa: E402

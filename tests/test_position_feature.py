@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from exchange.clock import ManualClock
+from core.clock import ManualClock
 from storage.logs import TRADING_LOG, setup_logging, teardown_logging
 from tests.position_doubles import MINUTE, T0, Crash, FakeBroker, Files
 

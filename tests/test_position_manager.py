@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from exchange.clock import ManualClock
-from exchange.errors import ExchangeUnavailable, OrderRejected
-from exchange.types import Fill
+from core.clock import ManualClock
+from core.errors import ExchangeUnavailable, OrderRejected
+from core.types import Fill
 from storage.state import BotState, PendingOrder, Position, StateFileError, StateStore
 from storage.trades import TRADE_COLUMNS
 from tests.position_doubles import (

@@ -13,7 +13,7 @@ import logging
 
 import pytest
 
-from exchange.errors import ExchangeUnavailable
+from core.errors import ExchangeUnavailable
 from storage.trades import load_rows
 from tests.bot_harness import BotHarness
 from tests.resilience_helpers import (

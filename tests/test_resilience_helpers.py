@@ -10,7 +10,7 @@ import time
 import pandas as pd
 import pytest
 
-from exchange.types import Fill
+from core.types import Fill
 from storage.candles import append_candles
 from storage.state import BotState, PendingOrder, Position, StateStore
 from storage.trades import TradeJournal, TradeRow

@@ -7,8 +7,8 @@ import logging
 import ccxt
 import pytest
 
-from exchange.clock import ManualClock
-from exchange.errors import ExchangeUnavailable
+from core.clock import ManualClock
+from core.errors import ExchangeUnavailable
 from exchange.retry import (
     RetryPolicy,
     call_with_retry,

@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import math
 
-from exchange.emulator.wire import (
+from emulator.wire import (
     MSG_AHEAD,
     MSG_BAD_KEY,
     MSG_BAD_SIGNATURE,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ccxt
 
-from exchange.clock import Clock
+from core.clock import Clock
 
 
 def make_ccxt_for_emulator(

@@ -26,12 +26,12 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from exchange.emulator.account import CLIENT_ID_RE, OPEN_STATUSES, ZERO, Account, Order, Trade
-from exchange.types import Fill
+from core.types import Fill
+from emulator.account import CLIENT_ID_RE, OPEN_STATUSES, ZERO, Account, Order, Trade
 from storage.atomic import temp_files_for, write_atomic
 
 if TYPE_CHECKING:
-    from exchange.emulator.server import EmulatorServer
+    from emulator.server import EmulatorServer
 
 log = logging.getLogger(__name__)
 

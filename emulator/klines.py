@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from exchange.emulator.market import Market
-from exchange.emulator.wire import fmt8
+from emulator.market import Market
+from emulator.wire import fmt8
 
 INTERVALS_MS: dict[str, int] = {
     "1m": 60_000,

@@ -17,7 +17,8 @@ import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from exchange.emulator.wire import (
+from core.types import Fill
+from emulator.wire import (
     MSG_DUPLICATE,
     MSG_INSUFFICIENT,
     MSG_INVALID_SYMBOL,
@@ -31,7 +32,6 @@ from exchange.emulator.wire import (
     int_param,
     mandatory,
 )
-from exchange.types import Fill
 
 CLIENT_ID_RE = re.compile(r"^[a-zA-Z0-9-_]{1,36}$")
 OPEN_STATUSES = ("NEW", "PARTIALLY_FILLED")

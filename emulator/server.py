@@ -17,7 +17,7 @@ Non-Binance extension endpoints live under ``/emulator/`` (ccxt's binance class 
 
 State survives a restart: ``export_state()`` / ``import_state(doc)`` and, with
 ``state_path=``, an atomic save after every accepted or cancelled order, every wipe and on
-``stop()`` (``exchange/emulator/persistence.py``).
+``stop()`` (``emulator/persistence.py``).
 """
 
 from __future__ import annotations
@@ -35,14 +35,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from exchange.clock import Clock
-from exchange.emulator.account import Account, SymbolRules
-from exchange.emulator.auth import check_signed
-from exchange.emulator.faults import FaultInjector
-from exchange.emulator.klines import INTERVALS_MS, klines, ticker_24hr
-from exchange.emulator.market import Market
-from exchange.emulator.persistence import account_state, restore_account, save_emulator_state
-from exchange.emulator.wire import (
+from core.clock import Clock
+from core.types import Fill
+from emulator.account import Account, SymbolRules
+from emulator.auth import check_signed
+from emulator.faults import FaultInjector
+from emulator.klines import INTERVALS_MS, klines, ticker_24hr
+from emulator.market import Market
+from emulator.persistence import account_state, restore_account, save_emulator_state
+from emulator.wire import (
     MSG_INVALID_INTERVAL,
     MSG_INVALID_SYMBOL,
     MSG_OVERLOADED,
@@ -55,7 +56,6 @@ from exchange.emulator.wire import (
     mandatory,
 )
 from exchange.endpoints import is_loopback_host
-from exchange.types import Fill
 
 DEFAULT_API_KEY = "emulator-api-key"
 DEFAULT_API_SECRET = "emulator-api-secret"

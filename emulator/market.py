@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from exchange.emulator.intrabar import partial_candle, path_price
+from emulator.intrabar import partial_candle, path_price
 
 MINUTE_MS = 60_000
 
@@ -328,7 +328,8 @@ class ReplayMarket(Market):
 
     @staticmethod
     def _load(source: pd.DataFrame | str | Path) -> pd.DataFrame:
-        from storage.candles import candle_problem, read_candles
+        from core.candles import candle_problem
+        from storage.candles import read_candles
 
         if isinstance(source, str | Path):
             return read_candles(source)

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from exchange.clock import Clock
+from core.clock import Clock
 
 
 @dataclass

@@ -1,0 +1,58 @@
+"""The candle frame: its schema and its validity rule, shared by every layer.
+
+A candle frame is a pandas DataFrame with the columns ``timestamp`` (int64, candle open time in
+epoch milliseconds, UTC, strictly increasing), ``open``, ``high``, ``low``, ``close`` and
+``volume`` (float64), on a RangeIndex. Every part of the bot, the backtester and the signals
+command passes candles around in this one shape; ``storage.candles`` only reads and writes it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+CANDLE_COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]
+PRICE_COLUMNS = ["open", "high", "low", "close"]
+
+class CandleFileError(ValueError):
+    """A candle file or candle batch that cannot be used; the message is one line for the user."""
+
+
+def empty_candles() -> pd.DataFrame:
+    """A candle frame with no rows and the right dtypes."""
+    frame = pd.DataFrame({col: pd.Series(dtype="float64") for col in CANDLE_COLUMNS})
+    frame["timestamp"] = frame["timestamp"].astype("int64")
+    return frame
+
+
+def candle_problem(frame: pd.DataFrame) -> tuple[int, str] | None:
+    """The first problem in a candle frame as (row position, reason), or None when it is clean.
+
+    Checks, in this order for each row: missing values, non-positive prices, high below low,
+    open or close outside [low, high], negative volume, and a timestamp that does not increase
+    strictly over the previous row's.
+    """
+    if len(frame) == 0:
+        return None
+    prices = frame[PRICE_COLUMNS].to_numpy(dtype="float64")
+    volume = frame["volume"].to_numpy(dtype="float64")
+    stamps = frame["timestamp"].to_numpy()
+    checks: list[tuple[np.ndarray, str]] = []
+    missing = np.isnan(prices).any(axis=1) | np.isnan(volume)
+    checks.append((missing, "a price or the volume is missing (NaN)"))
+    with np.errstate(invalid="ignore"):
+        checks.append(((prices <= 0).any(axis=1), "a price is zero or negative"))
+        op, hi, lo, cl = prices.T
+        checks.append((hi < lo, "high is below low"))
+        checks.append(((op < lo) | (op > hi), "open is outside [low, high]"))
+        checks.append(((cl < lo) | (cl > hi), "close is outside [low, high]"))
+        checks.append((volume < 0, "volume is negative"))
+    order = np.zeros(len(frame), dtype=bool)
+    order[1:] = np.diff(stamps) <= 0
+    checks.append((order, "timestamp is not after the previous row's (unsorted or duplicate)"))
+    first: tuple[int, str] | None = None
+    for bad, reason in checks:
+        hits = np.flatnonzero(bad)
+        if hits.size and (first is None or hits[0] < first[0]):
+            first = (int(hits[0]), reason)
+    return first
