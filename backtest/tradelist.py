@@ -13,6 +13,7 @@ import numpy as np
 
 from backtest.engine import END, SIGNAL, STOP_LOSS, TAKE_PROFIT, Trades
 from backtest.ledger import Ledger
+from core.formatting import significant
 
 # TradingView's order ids of its built-in strategies; others get generic ids.
 SIGNAL_IDS: dict[str, tuple[str, str]] = {
@@ -41,8 +42,7 @@ def format_times(timestamps_ms: np.ndarray) -> list[str]:
 
 
 def _texts(values: np.ndarray) -> list[str]:
-    # 10 significant digits: prices stay exact, float noise in P&L (0.0053600000000001) goes.
-    return [f"{x:.10g}" for x in values.tolist()]
+    return significant(values.tolist())
 
 
 def trade_rows(

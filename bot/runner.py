@@ -10,31 +10,108 @@ from __future__ import annotations
 import logging
 import math
 import signal as signal_module
+from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import Protocol
+
+import pandas as pd
 
 from bot.timing import wake_time_ms
 from bot.window import CandleWindow
+from core.candles import CandleSource
 from core.clock import Clock
 from core.errors import ExchangeUnavailable
+from core.lognames import ERRORS_LOGGER, EVENTS_LOGGER
+from core.outcome import Outcome
 from storage.candles import append_candles
+from storage.state import Position
 
-log = logging.getLogger("paperbot")
-errors = logging.getLogger("paperbot.errors")
+log = logging.getLogger(EVENTS_LOGGER)
+errors = logging.getLogger(ERRORS_LOGGER)
 
 # Sleeps are sliced to this much wall time so that SIGINT / SIGTERM is seen within a second.
 REAL_SLEEP_SLICE_S = 1.0
 
 
-@dataclass
+class MarketFeed(CandleSource, Protocol):
+    """What the loop reads from the exchange: closed candles, the last price, the timeframe."""
+
+    timeframe_ms: int
+
+    def last_price(self) -> float | None:
+        """The last traded price; None when the exchange gave no usable one."""
+        ...
+
+
+class Positions(Protocol):
+    """What the loop asks of the position manager (``risk.position.PositionManager``)."""
+
+    @property
+    def position(self) -> Position | None:
+        """The open position, or None when flat."""
+        ...
+
+    @property
+    def last_candle_ms(self) -> int | None:
+        """Open time of the last candle whose signal was handled."""
+        ...
+
+    def reconcile(self) -> list[str]:
+        """Bring the saved state in line with the exchange; notes of what it did."""
+        ...
+
+    def summary(self) -> str:
+        """One line: position, pending order, fills and realised PnL."""
+        ...
+
+    def on_signal(self, signal: int, candle_open_ms: int, reference_price: float) -> Outcome:
+        """Act on a closed candle's signal."""
+        ...
+
+    def on_price(self, last_price: float | None) -> Outcome | None:
+        """Check stop-loss and take-profit against a last price."""
+        ...
+
+    def mark_candle_processed(self, candle_open_ms: int) -> None:
+        """Record a candle as handled."""
+        ...
+
+
+class SignalSource(Protocol):
+    """A strategy as the loop uses it (``strategies.registry.Strategy``)."""
+
+    def compute(
+        self, frame: pd.DataFrame, params: Mapping[str, object] | None = None
+    ) -> pd.DataFrame:
+        """Indicator columns and ``signal`` (1/-1/0) for every bar of a candle frame."""
+        ...
+
+
+class CycleStatus(StrEnum):
+    """How a candle-close cycle ended."""
+
+    ACTED = "acted"  # a new closed candle's signal went to the position manager
+    NO_NEW_CANDLE = "no new closed candle"
+    SKIPPED = "skipped"  # no usable candles, or the cycle failed; ``reason`` says why
+
+
+@dataclass(frozen=True)
 class CycleResult:
     """What one candle-close cycle did, for the loop's counters and for tests."""
 
+    status: CycleStatus
+    reason: str = ""
     new_candles: int = 0
     signal: int | None = None
-    action: str = ""
-    skipped: str | None = None
+    outcome: Outcome | None = None
+
+    @property
+    def skipped(self) -> bool:
+        """True when the cycle did not reach the strategy (``reason`` says why)."""
+        return self.status is CycleStatus.SKIPPED
 
 
 class TradingBot:
@@ -43,10 +120,10 @@ class TradingBot:
     def __init__(
         self,
         *,
-        client: Any,
-        positions: Any,
-        strategy: Any,
-        strategy_params: dict,
+        client: MarketFeed,
+        positions: Positions,
+        strategy: SignalSource,
+        strategy_params: Mapping[str, object],
         clock: Clock,
         candles_csv: Path,
         timeframe_ms: int,
@@ -76,7 +153,7 @@ class TradingBot:
 
     # --- control -------------------------------------------------------------------------
 
-    def request_stop(self, signum: int | None = None, _frame: Any = None) -> None:
+    def request_stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         """Ask the loop to stop after the step in progress (signal handler)."""
         if not self.stop_requested and signum is not None:
             log.info("Received %s: finishing the current step, then stopping",
@@ -138,7 +215,7 @@ class TradingBot:
             ms = min(ms, max(1, int(REAL_SLEEP_SLICE_S * 1000 * speed)))
         self.clock.sleep(ms / 1000)
 
-    def check_protective_exit(self) -> str | None:
+    def check_protective_exit(self) -> Outcome | None:
         """Read the last price and let the position manager apply stop-loss / take-profit."""
         try:
             price = self.client.last_price()
@@ -170,7 +247,7 @@ class TradingBot:
         except Exception as exc:  # noqa: BLE001 - one bad cycle must not end a days-long run
             self.cycles_skipped += 1
             errors.exception("Cycle failed and was skipped: %s", exc)
-            return CycleResult(skipped=str(exc))
+            return CycleResult(CycleStatus.SKIPPED, reason=str(exc))
 
     def _cycle(self) -> CycleResult:
         fetch = self.window.refresh(self.clock.now_ms())
@@ -178,22 +255,22 @@ class TradingBot:
             self.cycles_skipped += 1
             reason = fetch.skip_reason or "no closed candle returned"
             log.warning("Cycle skipped: %s", reason)
-            return CycleResult(skipped=reason)
+            return CycleResult(CycleStatus.SKIPPED, reason=reason)
         frame = fetch.frame
         stored = append_candles(self.candles_csv, frame)
         last_ts = int(frame["timestamp"].iloc[-1])
         done_ts = self.positions.last_candle_ms
         if done_ts is not None and last_ts <= done_ts:
-            return CycleResult(new_candles=0, action="no new closed candle")
+            return CycleResult(CycleStatus.NO_NEW_CANDLE)
         fresh = int((frame["timestamp"] > done_ts).sum()) if done_ts is not None else 1
         if fresh > 1:
             log.info("%d candles closed since the last cycle; acting on the latest only", fresh)
         signals = self.strategy.compute(frame, self.strategy_params)
         signal = int(signals["signal"].iloc[-1])
         close = float(frame["close"].iloc[-1])
-        action = self.positions.on_signal(signal, last_ts, close)
+        outcome = self.positions.on_signal(signal, last_ts, close)
         self.positions.mark_candle_processed(last_ts)
         self.candles_processed += fresh
         log.debug("Candle %s close %.2f: signal %d -> %s (%d stored)",
-                  last_ts, close, signal, action, stored)
-        return CycleResult(new_candles=fresh, signal=signal, action=action)
+                  last_ts, close, signal, outcome, stored)
+        return CycleResult(CycleStatus.ACTED, new_candles=fresh, signal=signal, outcome=outcome)

@@ -8,32 +8,45 @@ import json
 import logging
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from bot.runner import TradingBot
+from bot.runner import MarketFeed, Positions, TradingBot
 from config.settings import Settings
 from core.clock import AcceleratedClock, Clock, PacedClock, RealClock
+from core.errors import (
+    EndpointRefused,
+    ExchangeRefused,
+    ExchangeUnavailable,
+    OwnerMismatch,
+    StartupError,
+    StateFileError,
+    TradeJournalError,
+)
+from core.lognames import EVENTS_LOGGER
+from core.types import ExchangeKind
+from risk.position import PositionManager, exchange_owner_problem
+from storage.candles import quarantine_if_damaged
+from storage.state import StateStore
+from storage.trades import TradeJournal
+from strategies.registry import Strategy, get_strategy
 
-log = logging.getLogger("paperbot")
+if TYPE_CHECKING:  # the emulator and ccxt load only when this run uses them
+    from emulator.server import EmulatorServer
+    from exchange.client import ExchangeClient
+
+log = logging.getLogger(EVENTS_LOGGER)
 
 LOCAL_STATE_FILE = "local_exchange.json"
-
-
-class StartupError(Exception):
-    """The bot cannot start; the message is one line saying what to do. ``status`` is the exit."""
-
-    def __init__(self, message: str, status: int = 2) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass
 class LocalExchange:
     """An in-process emulator and the clock it shares with the bot."""
 
-    server: Any
+    server: EmulatorServer
     clock: Clock
     description: str
 
@@ -72,11 +85,12 @@ def start_local_exchange(
     ``history_candles`` into the file, afresh every time. A generated market starts at
     ``start_ms`` (default: now), so tests can pin the market they trade on.
     """
-    from emulator.market import GeneratedMarket, ReplayMarket
+    from emulator.market import GeneratedMarket, Market, ReplayMarket
     from emulator.persistence import load_emulator_state
     from emulator.server import EmulatorServer
 
     timeframe_ms = 60_000
+    market: Market
     if replay is not None:
         try:
             market = ReplayMarket(replay)
@@ -111,11 +125,10 @@ def choose_clock(exchange_kind: str, exchange_url: str | None) -> Clock:
     return RealClock()
 
 
-def build_client(settings: Settings, *, kind: str, base_url: str | None, clock: Clock,
-                 api_key: str, api_secret: str) -> Any:
+def build_client(settings: Settings, *, kind: ExchangeKind, base_url: str | None, clock: Clock,
+                 api_key: str, api_secret: str) -> ExchangeClient:
     """A connected ExchangeClient: endpoint guard passed, markets loaded, trade size checked."""
-    from core.errors import EndpointRefused, ExchangeUnavailable
-    from exchange.client import ExchangeClient, ExchangeRefused
+    from exchange.client import ExchangeClient
     from exchange.factory import make_exchange
     from exchange.market_rules import TradeSizeError
     from exchange.retry import RetryPolicy
@@ -140,17 +153,13 @@ def build_client(settings: Settings, *, kind: str, base_url: str | None, clock: 
     return client
 
 
-def build_positions(settings: Settings, *, client: Any, clock: Clock, exchange_name: str) -> Any:
+def build_positions(settings: Settings, *, client: ExchangeClient, clock: Clock,
+                    exchange_name: str) -> PositionManager:
     """The position manager over the journal and state file of ``settings.data_dir``.
 
     A damaged candle file there is first moved aside (``quarantine_if_damaged``), so the loop
     appends to a sound file.
     """
-    from risk.position import PositionManager
-    from storage.candles import quarantine_if_damaged
-    from storage.state import StateFileError, StateStore
-    from storage.trades import TradeJournal, TradeJournalError
-
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         quarantine_if_damaged(settings.candles_csv)
@@ -162,30 +171,33 @@ def build_positions(settings: Settings, *, client: Any, clock: Clock, exchange_n
             take_profit_percent=settings.take_profit_percent, strategy_name=settings.strategy,
             exchange_name=exchange_name, clock=clock,
             quantity_step=client.market_rules().step)
-    except (StateFileError, TradeJournalError, OSError) as exc:
+    except (StateFileError, TradeJournalError, OwnerMismatch, OSError) as exc:
         raise StartupError(str(exc)) from None
-    owner = positions.state.extra.get("exchange")
-    busy = positions.position is not None or positions.state.pending is not None
-    if owner and owner != exchange_name and busy:
-        raise StartupError(
-            f"{settings.state_file} holds an open position on the {owner} exchange, but this run"
-            f" uses {exchange_name}; run with --exchange {owner} to manage it, or use another"
-            " DATA_DIR")
+    problem = exchange_owner_problem(positions.state, exchange_name, settings.state_file)
+    if problem:
+        raise StartupError(problem)
     positions.state.extra["exchange"] = exchange_name
     return positions
 
 
-def build_bot(settings: Settings, *, client: Any, positions: Any, clock: Clock,
+def history_needed(strategy: Strategy, params: Mapping[str, object]) -> int:
+    """Closed candles the bot needs to start: the strategy's warm-up plus two.
+
+    ``build_bot`` refuses a shorter HISTORY_CANDLES and ``check`` reports it with this same
+    number, so the two cannot disagree.
+    """
+    return strategy.warmup(params) + 2
+
+
+def build_bot(settings: Settings, *, client: MarketFeed, positions: Positions, clock: Clock,
               max_candles: int | None) -> TradingBot:
     """The loop over the configured strategy; StartupError if history cannot warm it up."""
-    from strategies.registry import get_strategy
-
     strategy = get_strategy(settings.strategy)
     try:
         params = strategy.params(settings.strategy_params)
     except ValueError as exc:
         raise StartupError(str(exc)) from None
-    needed = strategy.warmup(params) + 2
+    needed = history_needed(strategy, params)
     if needed > settings.history_candles:
         raise StartupError(
             f"HISTORY_CANDLES={settings.history_candles} is too short for {settings.strategy}"

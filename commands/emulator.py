@@ -55,13 +55,15 @@ def parse_balances(items: list[str]) -> dict[str, float] | None:
 
 def build_server(args: argparse.Namespace, env: dict[str, str] | None = None):
     """The configured (not yet started) EmulatorServer for these arguments."""
-    from core.clock import AcceleratedClock, RealClock
-    from emulator.market import GeneratedMarket, ReplayMarket
+    from core.clock import AcceleratedClock, Clock, RealClock
+    from emulator.market import GeneratedMarket, Market, ReplayMarket
     from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, EmulatorServer
 
     env = dict(os.environ) if env is None else env
     if args.speed is not None and args.speed <= 0:
         raise ValueError(f"--speed must be > 0, got {args.speed}")
+    market: Market
+    clock: Clock
     if args.replay:
         market = ReplayMarket(args.replay)
         clock = AcceleratedClock(args.speed or 1.0, start_ms=market.default_start_ms(args.history))

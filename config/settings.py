@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.errors import InputError
+from core.types import ExchangeKind
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 # --- defaults (the seed's names and values) -------------------------------------------------
@@ -59,7 +62,7 @@ TIMEFRAMES = {
 SYMBOLS = ("BTC/USDT",)
 
 
-class SettingsError(ValueError):
+class SettingsError(InputError, ValueError):
     """A setting with a value the bot cannot run with; the message is one line for the user."""
 
 
@@ -75,7 +78,7 @@ class Settings:
     take_profit_percent: float = TAKE_PROFIT_PERCENT
     trade_size: float = TRADE_SIZE
     fee_rate: float = FEE_RATE
-    exchange: str = "local"
+    exchange: ExchangeKind = "local"
     api_key: str = field(default="", repr=False)
     api_secret: str = field(default="", repr=False)
     retry_attempts: int = RETRY_ATTEMPTS
