@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--seed", type=int, default=None, help="seed of the generated market")
-    source.add_argument("--replay", metavar="CANDLES.csv", help="replay a candle CSV instead")
+    source.add_argument("--replay", metavar="CANDLES.csv",
+                        help="replay a candle file (any layout 'main.py import' reads)")
     parser.add_argument(
         "--speed", type=float, default=None, help="clock speed (60 = one minute per second)"
     )
