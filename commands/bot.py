@@ -50,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop after N closed candles")
     parser.add_argument("--seed", type=int, default=1, help="local only: market seed")
     parser.add_argument("--replay", type=Path, default=None, metavar="CSV",
-                        help="local only: replay this candle CSV instead of a generated market")
+                        help="local only: replay this candle file (any layout 'main.py import'"
+                             " reads) instead of a generated market")
     parser.add_argument("--strategy", default=None, help="strategy name (see README)")
     parser.add_argument("--data-dir", type=Path, default=None, help="where the CSVs go")
     parser.add_argument("--logs-dir", type=Path, default=None, help="where the logs go")
