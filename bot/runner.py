@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.backfill import CandleRecorder
 from bot.timing import wake_time_ms
 from bot.window import CandleWindow
 from core.clock import Clock
 from core.errors import ExchangeUnavailable
-from storage.candles import append_candles
 
 log = logging.getLogger("paperbot")
 errors = logging.getLogger("paperbot.errors")
@@ -73,6 +73,7 @@ class TradingBot:
         self.stop_requested = False
         self._last_heartbeat_ms = clock.now_ms()
         self.window = CandleWindow(client, history_candles, timeframe_ms)
+        self.recorder = CandleRecorder(client, self.candles_csv, timeframe_ms)
 
     # --- control -------------------------------------------------------------------------
 
@@ -180,12 +181,19 @@ class TradingBot:
             log.warning("Cycle skipped: %s", reason)
             return CycleResult(skipped=reason)
         frame = fetch.frame
-        stored = append_candles(self.candles_csv, frame)
+        store = self.recorder.store(frame)
+        stored = store.appended
         last_ts = int(frame["timestamp"].iloc[-1])
         done_ts = self.positions.last_candle_ms
         if done_ts is not None and last_ts <= done_ts:
             return CycleResult(new_candles=0, action="no new closed candle")
-        fresh = int((frame["timestamp"] > done_ts).sum()) if done_ts is not None else 1
+        fresh = 1
+        if done_ts is not None:
+            # Back-filled candles closed since the last cycle too: the count is not capped
+            # at the window's size.
+            first_ts = int(frame["timestamp"].iloc[0])
+            older = max(0, (first_ts - done_ts) // self.timeframe_ms - 1)
+            fresh = int((frame["timestamp"] > done_ts).sum()) + min(store.backfilled, older)
         if fresh > 1:
             log.info("%d candles closed since the last cycle; acting on the latest only", fresh)
         signals = self.strategy.compute(frame, self.strategy_params)
