@@ -19,6 +19,8 @@ from typing import Protocol
 
 import pandas as pd
 
+from bot.backfill import CandleRecorder
+from bot.events import BotEvents, CandleEvent
 from bot.timing import wake_time_ms
 from bot.window import CandleWindow
 from core.candles import CandleSource
@@ -26,7 +28,6 @@ from core.clock import Clock
 from core.errors import ExchangeUnavailable
 from core.lognames import ERRORS_LOGGER, EVENTS_LOGGER
 from core.outcome import Outcome
-from storage.candles import append_candles
 from storage.state import Position
 
 log = logging.getLogger(EVENTS_LOGGER)
@@ -107,11 +108,22 @@ class CycleResult:
     new_candles: int = 0
     signal: int | None = None
     outcome: Outcome | None = None
+    candle_ms: int | None = None
+    close: float | None = None
+    failed: bool = False  # the cycle raised (as opposed to having no usable candles)
 
     @property
     def skipped(self) -> bool:
         """True when the cycle did not reach the strategy (``reason`` says why)."""
         return self.status is CycleStatus.SKIPPED
+
+    @property
+    def action_text(self) -> str:
+        """What the cycle did as the console and listeners print it: the outcome's log words,
+        ``no new closed candle``, or ``""`` for a skipped cycle."""
+        if self.outcome is not None:
+            return str(self.outcome)
+        return str(self.status) if self.status is CycleStatus.NO_NEW_CANDLE else ""
 
 
 class TradingBot:
@@ -132,6 +144,7 @@ class TradingBot:
         close_offset_seconds: float,
         heartbeat_seconds: float,
         max_candles: int | None = None,
+        events: BotEvents | None = None,
     ) -> None:
         self.client = client
         self.positions = positions
@@ -150,6 +163,9 @@ class TradingBot:
         self.stop_requested = False
         self._last_heartbeat_ms = clock.now_ms()
         self.window = CandleWindow(client, history_candles, timeframe_ms)
+        self.recorder = CandleRecorder(client, self.candles_csv, timeframe_ms)
+        # Alerts, metrics, console and systemd listen here (bot/events.py).
+        self.events = events if events is not None else BotEvents()
 
     # --- control -------------------------------------------------------------------------
 
@@ -175,15 +191,28 @@ class TradingBot:
 
     def run(self) -> int:
         """Reconcile, then run cycles until stopped; return the process exit status."""
-        for line in self.positions.reconcile():
+        notes = self.positions.reconcile()
+        for line in notes:
             log.info("Reconcile: %s", line)
+        self.events.ready(notes, self.clock.now_ms())
         while not self.done():
             if not self.wait_for_close():
                 break
-            self.run_cycle()
+            self.report(self.run_cycle())
+        summary = self.positions.summary()
         log.info("Stopped after %d closed candles (%d cycles skipped). %s",
-                 self.candles_processed, self.cycles_skipped, self.positions.summary())
+                 self.candles_processed, self.cycles_skipped, summary)
+        self.events.stopped(summary, self.clock.now_ms())
         return 0
+
+    def report(self, result: CycleResult) -> None:
+        """Tell the listeners what a cycle did."""
+        self.events.candle(CandleEvent(
+            candle_ms=result.candle_ms, close=result.close, signal=result.signal,
+            action=result.action_text, skipped=result.reason if result.skipped else None,
+            failed=result.failed,
+            new_candles=result.new_candles, candles_processed=self.candles_processed,
+            cycles_skipped=self.cycles_skipped, now_ms=self.clock.now_ms()))
 
     def wait_for_close(self) -> bool:
         """Sleep until the current candle has closed, watching SL/TP while a position is open.
@@ -193,6 +222,7 @@ class TradingBot:
         target = wake_time_ms(self.clock.now_ms(), self.timeframe_ms, self.offset_ms)
         while not self.stop_requested:
             now = self.clock.now_ms()
+            self.events.tick(now)
             if now >= target:
                 return True
             self.heartbeat_if_due(now)
@@ -227,6 +257,7 @@ class TradingBot:
             return None
         if price is None:
             return None
+        self.events.price(price, self.clock.now_ms())
         try:
             return self.positions.on_price(price)
         except Exception:  # noqa: BLE001 - the loop must survive any single failure
@@ -247,7 +278,7 @@ class TradingBot:
         except Exception as exc:  # noqa: BLE001 - one bad cycle must not end a days-long run
             self.cycles_skipped += 1
             errors.exception("Cycle failed and was skipped: %s", exc)
-            return CycleResult(CycleStatus.SKIPPED, reason=str(exc))
+            return CycleResult(CycleStatus.SKIPPED, reason=str(exc), failed=True)
 
     def _cycle(self) -> CycleResult:
         fetch = self.window.refresh(self.clock.now_ms())
@@ -257,12 +288,19 @@ class TradingBot:
             log.warning("Cycle skipped: %s", reason)
             return CycleResult(CycleStatus.SKIPPED, reason=reason)
         frame = fetch.frame
-        stored = append_candles(self.candles_csv, frame)
+        store = self.recorder.store(frame)
+        stored = store.appended
         last_ts = int(frame["timestamp"].iloc[-1])
         done_ts = self.positions.last_candle_ms
         if done_ts is not None and last_ts <= done_ts:
-            return CycleResult(CycleStatus.NO_NEW_CANDLE)
-        fresh = int((frame["timestamp"] > done_ts).sum()) if done_ts is not None else 1
+            return CycleResult(CycleStatus.NO_NEW_CANDLE, candle_ms=last_ts)
+        fresh = 1
+        if done_ts is not None:
+            # Back-filled candles closed since the last cycle too: the count is not capped
+            # at the window's size.
+            first_ts = int(frame["timestamp"].iloc[0])
+            older = max(0, (first_ts - done_ts) // self.timeframe_ms - 1)
+            fresh = int((frame["timestamp"] > done_ts).sum()) + min(store.backfilled, older)
         if fresh > 1:
             log.info("%d candles closed since the last cycle; acting on the latest only", fresh)
         signals = self.strategy.compute(frame, self.strategy_params)
@@ -273,4 +311,5 @@ class TradingBot:
         self.candles_processed += fresh
         log.debug("Candle %s close %.2f: signal %d -> %s (%d stored)",
                   last_ts, close, signal, outcome, stored)
-        return CycleResult(CycleStatus.ACTED, new_candles=fresh, signal=signal, outcome=outcome)
+        return CycleResult(CycleStatus.ACTED, new_candles=fresh, signal=signal, outcome=outcome,
+                           candle_ms=last_ts, close=close)

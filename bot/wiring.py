@@ -30,7 +30,7 @@ from core.types import ExchangeKind
 from risk.position import PositionManager, exchange_owner_problem
 from storage.candles import quarantine_if_damaged
 from storage.state import StateStore
-from storage.trades import TradeJournal
+from storage.trades import open_journal
 from strategies.registry import Strategy, get_strategy
 
 if TYPE_CHECKING:  # the emulator and ccxt load only when this run uses them
@@ -85,9 +85,10 @@ def start_local_exchange(
     ``history_candles`` into the file, afresh every time. A generated market starts at
     ``start_ms`` (default: now), so tests can pin the market they trade on.
     """
-    from emulator.market import GeneratedMarket, Market, ReplayMarket
+    from emulator.market import Market, ReplayMarket
     from emulator.persistence import load_emulator_state
     from emulator.server import EmulatorServer
+    from emulator.symbols import generated_market
 
     timeframe_ms = 60_000
     market: Market
@@ -99,13 +100,13 @@ def start_local_exchange(
             raise StartupError(f"--replay {replay}: {exc}") from None
         description = f"local emulator replaying {replay}"
     else:
-        market = GeneratedMarket(seed, timeframe_ms=timeframe_ms)
+        market = generated_market(settings.symbol, seed, timeframe_ms)
         start = int(time.time() * 1000) if start_ms is None else int(start_ms)
         description = f"local emulator (generated market, seed {seed})"
     # A replay is an experiment on a fixed file: it always starts afresh.
     state_path = settings.data_dir / LOCAL_STATE_FILE if persist and replay is None else None
     clock = PacedClock(start, speed=speed)
-    server = EmulatorServer(market, clock, state_path=state_path)
+    server = EmulatorServer(market, clock, symbol=settings.symbol, state_path=state_path)
     if state_path is not None:
         try:
             saved_ms = load_emulator_state(server, state_path)
@@ -160,10 +161,11 @@ def build_positions(settings: Settings, *, client: ExchangeClient, clock: Clock,
     A damaged candle file there is first moved aside (``quarantine_if_damaged``), so the loop
     appends to a sound file.
     """
+
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         quarantine_if_damaged(settings.candles_csv)
-        journal = TradeJournal(settings.trades_csv)
+        journal = open_journal(settings.trades_csv, symbol=settings.symbol)
         store = StateStore(settings.state_file)
         positions = PositionManager(
             client, journal, store, symbol=settings.symbol, trade_size=settings.trade_size,

@@ -152,7 +152,7 @@ def check_keys(client: ExchangeClient, target: Target) -> tuple[Check, float | N
 
 def check_market(client: ExchangeClient, settings: Settings) -> tuple[Check, MarketRules | None]:
     """The symbol is listed and trading; its lot step and minimum notional."""
-    from exchange.market_rules import plain
+    from core.formatting import plain
 
     rules = client.load_markets()
     market = client.exchange.market(settings.symbol)
@@ -167,7 +167,8 @@ def check_market(client: ExchangeClient, settings: Settings) -> tuple[Check, Mar
 def check_trade_size(client: ExchangeClient, rules: MarketRules,
                      settings: Settings) -> tuple[Check, tuple[float, float] | None]:
     """TRADE_SIZE at the current price: (check, (quantity, price) or None)."""
-    from exchange.market_rules import TradeSizeError, plain
+    from core.formatting import plain
+    from exchange.market_rules import TradeSizeError
 
     price = client.last_price()
     if price is None:
@@ -184,7 +185,7 @@ def check_trade_size(client: ExchangeClient, rules: MarketRules,
 def check_balance(free_quote: float, quantity: float, price: float,
                   rules: MarketRules) -> Check:
     """Enough free quote asset for one buy of TRADE_SIZE, as the position manager requires."""
-    from exchange.market_rules import plain
+    from core.formatting import plain
     from risk.position import BALANCE_MARGIN, required_quote
 
     need = required_quote(quantity, price)

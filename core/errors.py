@@ -52,8 +52,15 @@ class StateFileError(InputError):
 class TradeJournalError(InputError):
     """The trades journal cannot be used; the message is one line saying what to do.
 
-    The bot refuses to start (exit 2) rather than append to a journal it cannot read.
+    The bot refuses to start (exit 2). ``damaged`` is True for bad rows or bytes (the file is
+    ours but broken: it is moved aside for the user to correct, and the next start begins a
+    fresh journal), False for a file that is not a trades journal at all (a foreign header),
+    which is never moved.
     """
+
+    def __init__(self, message: str, damaged: bool = True) -> None:
+        super().__init__(message)
+        self.damaged = damaged
 
 
 class OwnerMismatch(InputError):

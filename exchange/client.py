@@ -19,9 +19,10 @@ import pandas as pd
 from core.candles import CandleFetch
 from core.clock import Clock
 from core.errors import ExchangeRefused, ExchangeUnavailable, OrderRejected
+from core.formatting import plain
 from core.lognames import ERRORS_LOGGER, EVENTS_LOGGER
 from core.types import Fill, Side
-from exchange.market_rules import MarketRules, plain
+from exchange.market_rules import MarketRules
 from exchange.retry import (
     RETRYABLE,
     RetryPolicy,
@@ -128,6 +129,11 @@ class ExchangeClient:
             raise ExchangeRefused(
                 f"symbol {self.symbol} is not listed on this exchange; {_hint(exc)}"
             ) from exc
+        if market.get("spot") is False or market.get("active") is False:
+            kind = "not a spot market" if market.get("spot") is False else "not trading now"
+            raise ExchangeRefused(
+                f"symbol {self.symbol} is listed but {kind}; choose a spot symbol with status"
+                " TRADING (SYMBOL or --symbol)")
         self.rules = MarketRules.from_market(market)
         self.base_asset, self.quote_asset = self.rules.base, self.rules.quote
         return self.rules

@@ -19,6 +19,7 @@ import math
 import secrets
 from dataclasses import replace
 from pathlib import Path
+from typing import Protocol
 
 from core.clock import Clock
 from core.errors import ExchangeUnavailable, OrderRejected, OwnerMismatch
@@ -54,6 +55,15 @@ def _base36(number: int) -> str:
         digits = _BASE36[rest] + digits
         if number == 0:
             return digits
+
+
+class Journal(Protocol):
+    """Where the position manager journals fills (``storage.trades.TradeJournal``, or a
+    wrapper that also reports each new row)."""
+
+    def append(self, row: TradeRow) -> bool:
+        """Journal ``row``; False when its client order id is already there."""
+        ...
 
 
 def required_quote(quantity: float, price: float, margin: float = BALANCE_MARGIN) -> float:
@@ -122,7 +132,7 @@ class PositionManager:
         if not 0 < wipe_threshold <= 1:
             raise ValueError(f"wipe threshold must be in (0, 1], got {wipe_threshold}")
         self.broker = broker
-        self.journal = journal
+        self.journal: Journal = journal
         self.store = state_store
         self.symbol = symbol
         self.trade_size = float(trade_size)

@@ -24,8 +24,9 @@ ALLOWED: dict[str, set[str]] = {
     "backtest": {"core", "risk", "storage", "strategies"},
     "bot": {"core", "config", "risk", "storage", "strategies", "exchange", "emulator"},
     "tools": {"core"},
+    "ops": {"core", "config", "storage", "risk", "exchange", "bot"},
     "commands": {"core", "config", "storage", "strategies", "risk", "exchange", "emulator",
-                 "backtest", "bot"},
+                 "backtest", "bot", "ops"},
 }
 PACKAGES = tuple(ALLOWED)
 
