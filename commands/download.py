@@ -233,14 +233,15 @@ def open_client(args: argparse.Namespace, symbol: str, timeframe: str, settings)
     server = None
     try:
         if kind == "local" and not args.exchange_url:
-            from emulator.market import GeneratedMarket
             from emulator.server import (
                 DEFAULT_API_KEY,
                 DEFAULT_API_SECRET,
                 EmulatorServer,
             )
+            from emulator.symbols import generated_market
 
-            server = EmulatorServer(GeneratedMarket(args.seed), clock, symbol=symbol).start()
+            server = EmulatorServer(generated_market(symbol, args.seed), clock,
+                                    symbol=symbol).start()
             url, key, secret = server.base_url, DEFAULT_API_KEY, DEFAULT_API_SECRET
             source = (f"in-process local emulator: SYNTHETIC candles (GeneratedMarket seed"
                       f" {args.seed}), not market data")
