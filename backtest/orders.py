@@ -90,6 +90,11 @@ def round_stop(level: float, side: int, mintick: float) -> float:
         return level
     ticks = level / mintick
     whole = math.ceil(ticks - _TICK_SNAP) if side > 0 else math.floor(ticks + _TICK_SNAP)
+    per_unit = round(1.0 / mintick)
+    if per_unit >= 1 and abs(per_unit * mintick - 1.0) < 1e-12:
+        # Dividing by the integer ticks-per-unit gives the same double as the decimal price
+        # parsed from a file (0.97961), so a level equals a candle price it touches.
+        return whole / per_unit
     return whole * mintick
 
 
