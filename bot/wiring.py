@@ -157,12 +157,12 @@ def build_positions(settings: Settings, *, client: Any, clock: Clock, exchange_n
     from risk.position import PositionManager
     from storage.candles import quarantine_if_damaged
     from storage.state import StateFileError, StateStore
-    from storage.trades import TradeJournal, TradeJournalError
+    from storage.trades import TradeJournalError, open_journal
 
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         quarantine_if_damaged(settings.candles_csv)
-        journal = TradeJournal(settings.trades_csv)
+        journal = open_journal(settings.trades_csv, symbol=settings.symbol)
         store = StateStore(settings.state_file)
         positions = PositionManager(
             client, journal, store, symbol=settings.symbol, trade_size=settings.trade_size,

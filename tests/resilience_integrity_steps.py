@@ -11,11 +11,12 @@ import subprocess
 import sys
 import time
 
-from pytest_bdd import given, then, when
+from pytest_bdd import given, parsers, then, when
 
 from storage.lock import lock_holder
+from storage.trades import load_rows
 from tests.main_subprocess import child_env, error_lines, project_copy, run_main
-from tests.resilience_helpers import candle_problems
+from tests.resilience_helpers import advance, candle_problems
 
 # -- second bot refused ---------------------------------------------------------------------
 
@@ -66,3 +67,83 @@ def first_clean(world):
     assert proc.wait(timeout=30) == 0
     assert proc.stderr.read() == ""
     assert candle_problems(world["dir"] / "data" / "historical_data.csv") == []
+
+
+# -- exchange ids restarted ------------------------------------------------------------------
+
+
+def _round_trip(harness, bot, limit: int = 600) -> None:
+    """Run cycles until two more fills happened and the bot is flat again."""
+    start = len(harness.server.fills)
+    for _ in range(limit):
+        advance(bot, 1)
+        if len(harness.server.fills) >= start + 2 and bot.positions.position is None:
+            return
+    raise AssertionError(f"no round trip within {limit} candles")
+
+
+@when("the bot has bought and sold, and the exchange then restarts with its order ids from 1")
+def ids_restart(world):
+    harness, bot = world["harness"], world["bot"]
+    _round_trip(harness, bot)
+    world["before"] = list(harness.server.fills)
+    state = harness.server.export_state()
+    # What a standalone emulator restarted without its state file serves: no orders, no
+    # trades, ids from 1 (the balances are kept so the bot's position check stays calm).
+    state.update(orders=[], trades=[], fills=[], next_order_id=1, next_trade_id=1)
+    harness.server.import_state(state)
+
+
+@when("the bot buys and sells again, on order ids it has journaled before")
+def trades_after_restart(world):
+    harness = world["harness"]
+    _round_trip(harness, world["bot"])
+    old_ids = {f.order_id for f in world["before"]}
+    assert {f.order_id for f in harness.server.fills} & old_ids
+
+
+@then("every fill from before and after the restart is in the trades journal once")
+def all_fills_once(world):
+    harness = world["harness"]
+    rows = load_rows(harness.settings.trades_csv)
+    journaled = [(r["client_order_id"], r["order_id"]) for r in rows if r["order_id"]]
+    made = [(f.client_order_id, f.order_id) for f in world["before"] + harness.server.fills]
+    assert sorted(journaled) == sorted(made)
+
+
+@then("the journal refused no row")
+def none_refused(world):
+    assert "journal refused" not in world["harness"].log_text()
+
+
+# -- stall longer than the window ------------------------------------------------------------
+
+
+@when(parsers.parse("the bot is frozen for {candles:d} candles, longer than its {window:d}-candle"
+                    " window"))
+def frozen(world, candles, window):
+    harness, bot = world["harness"], world["bot"]
+    assert harness.settings.history_candles == window
+    # A frozen process: the exchange's time runs on, the bot runs no cycle meanwhile.
+    harness.clock.advance((candles - 1) * 60)  # the next close is the last of them
+    world["results"] = advance(bot, 1)
+
+
+@then(parsers.parse("its next cycle back-fills the {count:d} candles the window no longer holds"
+                    " and logs it"))
+def backfilled(world, count):
+    text = world["harness"].log_text()
+    assert f"Back-filled {count} closed candles" in text, text[-2000:]
+
+
+@then(parsers.parse("the log says {count:d} candles closed since the last cycle"))
+def closed_count(world, count):
+    assert world["results"][0].new_candles == count
+    assert f"{count} candles closed since the last cycle" in world["harness"].log_text()
+
+
+@then("the candle file holds every candle once, with no gap")
+def no_gap(world):
+    settings = world["harness"].settings
+    assert candle_problems(settings.candles_csv) == []
+    assert "has no candles" not in world["harness"].log_text()
