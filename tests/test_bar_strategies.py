@@ -189,3 +189,19 @@ def test_bad_parameters_are_one_line_errors(key, value, message):
         owner.validate({key: value})
     assert "\n" not in str(caught.value)
     assert parse_param(f"{key}=3") == (key, 3)
+
+
+def test_settings_carry_the_new_parameters_and_refuse_bad_ones():
+    """
+    Given an environment setting BB_MULT=2.5 (and another with KC_ATR=0)
+    When the settings load
+    Then STRATEGY_PARAMS holds the new keys with 2.5, and KC_ATR=0 is a one-line SettingsError
+    """
+    from config.settings import SettingsError, load_settings
+
+    params = load_settings(env={"BB_MULT": "2.5"}).strategy_params
+    assert params["BB_MULT"] == 2.5 and params["SUPERTREND_ATR"] == 10
+    assert params["MAX_INTRADAY_LOSS"] == 1.0 and params["CHANNEL_LENGTH"] == 5
+    with pytest.raises(SettingsError, match="KC_ATR=0 is out of range; use 1 to 5000") as caught:
+        load_settings(env={"KC_ATR": "0"})
+    assert "\n" not in str(caught.value)
