@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.candles import CANDLE_COLUMNS, CandleFileError, candle_problem
+from storage.candle_cache import cached_read
 from storage.candles import read_candles
 
 
@@ -47,9 +48,14 @@ def _chart_export(path: Path) -> pd.DataFrame | None:
 def load_candles(path: str | Path) -> pd.DataFrame:
     """The candle frame of a candle CSV or of a TradingView chart export.
 
+    A large file is served from its columnar copy (``storage.candle_cache``) while unchanged.
     Raises CandleFileError (one line) when the file is neither or breaks the candle rules.
     """
-    path = Path(path)
+    return cached_read(Path(path), _parse_candles)
+
+
+def _parse_candles(path: Path) -> pd.DataFrame:
+    """The candle frame parsed from the file itself (no cache)."""
     try:
         return read_candles(path)
     except CandleFileError:
