@@ -222,3 +222,11 @@ def _differences(mine: OurTrade, tv: ExportTrade, tv_entry: int, tv_exit: int) -
         state = {True: "open", False: "closed"}
         diffs.append(f"status {state[mine.is_open]} vs {state[tv.is_open]}")
     return diffs
+
+
+def restrict(outcome: Comparison, numbers: set[int]) -> Comparison:
+    """The comparison of only the given trade numbers (``compare --from/--to``)."""
+    kept = Comparison()
+    kept.matched.extend(n for n in outcome.matched if n in numbers)
+    kept.differences.update({n: d for n, d in outcome.differences.items() if n in numbers})
+    return kept

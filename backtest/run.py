@@ -11,6 +11,7 @@ import numpy as np
 from backtest.engine import BacktestError, FillRules, Trades, simulate
 from backtest.ledger import Ledger, build_ledger, equity_curve
 from backtest.metrics import exit_reasons, performance_summary
+from backtest.time_range import TimeRange, with_warmup
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,28 @@ def run_backtest(
     rules: FillRules,
     capital: float,
     progress: Callable[[float], None] | None = None,
+    time_range: TimeRange | None = None,
 ) -> BacktestResult:
-    """Compute the strategy's signals on the candles and backtest them."""
-    frame, merged = strategy_signals(candles, strategy, params)
+    """Compute the strategy's signals on the candles and backtest them.
+
+    With ``time_range`` only the candles in range are traded, from flat; the signals are
+    computed over every candle before the range's end (``backtest.time_range``), so they do
+    not depend on where the range starts.
+    """
+    frame, merged, candles = ranged_signals(candles, strategy, params, time_range)
     signal = frame["signal"].to_numpy()
     return run_on_signal(candles, signal, rules, capital, strategy, merged, frame, progress)
+
+
+def ranged_signals(candles, strategy: str, params: Mapping[str, Any] | None,
+                   time_range: TimeRange | None):
+    """(strategy frame, parameters, candles), cut to ``time_range`` after a full warm-up.
+
+    Raises BacktestError / TimeRangeError (one line).
+    """
+    if time_range is None or time_range.is_whole:
+        frame, merged = strategy_signals(candles, strategy, params)
+        return frame, merged, candles
+    window = with_warmup(candles, time_range)
+    frame, merged = strategy_signals(window.candles, strategy, params)
+    return window.cut(frame), merged, window.in_range

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.events import BotEvents, CandleEvent
 from bot.timing import wake_time_ms
 from bot.window import CandleWindow
 from core.clock import Clock
@@ -35,6 +36,9 @@ class CycleResult:
     signal: int | None = None
     action: str = ""
     skipped: str | None = None
+    candle_ms: int | None = None
+    close: float | None = None
+    failed: bool = False
 
 
 class TradingBot:
@@ -55,6 +59,7 @@ class TradingBot:
         close_offset_seconds: float,
         heartbeat_seconds: float,
         max_candles: int | None = None,
+        events: BotEvents | None = None,
     ) -> None:
         self.client = client
         self.positions = positions
@@ -73,6 +78,8 @@ class TradingBot:
         self.stop_requested = False
         self._last_heartbeat_ms = clock.now_ms()
         self.window = CandleWindow(client, history_candles, timeframe_ms)
+        # Alerts, metrics, console and systemd listen here (bot/events.py).
+        self.events = events if events is not None else BotEvents()
 
     # --- control -------------------------------------------------------------------------
 
@@ -98,15 +105,27 @@ class TradingBot:
 
     def run(self) -> int:
         """Reconcile, then run cycles until stopped; return the process exit status."""
-        for line in self.positions.reconcile():
+        notes = self.positions.reconcile()
+        for line in notes:
             log.info("Reconcile: %s", line)
+        self.events.ready(notes, self.clock.now_ms())
         while not self.done():
             if not self.wait_for_close():
                 break
-            self.run_cycle()
+            self.report(self.run_cycle())
+        summary = self.positions.summary()
         log.info("Stopped after %d closed candles (%d cycles skipped). %s",
-                 self.candles_processed, self.cycles_skipped, self.positions.summary())
+                 self.candles_processed, self.cycles_skipped, summary)
+        self.events.stopped(summary, self.clock.now_ms())
         return 0
+
+    def report(self, result: CycleResult) -> None:
+        """Tell the listeners what a cycle did."""
+        self.events.candle(CandleEvent(
+            candle_ms=result.candle_ms, close=result.close, signal=result.signal,
+            action=result.action, skipped=result.skipped, failed=result.failed,
+            new_candles=result.new_candles, candles_processed=self.candles_processed,
+            cycles_skipped=self.cycles_skipped, now_ms=self.clock.now_ms()))
 
     def wait_for_close(self) -> bool:
         """Sleep until the current candle has closed, watching SL/TP while a position is open.
@@ -116,6 +135,7 @@ class TradingBot:
         target = wake_time_ms(self.clock.now_ms(), self.timeframe_ms, self.offset_ms)
         while not self.stop_requested:
             now = self.clock.now_ms()
+            self.events.tick(now)
             if now >= target:
                 return True
             self.heartbeat_if_due(now)
@@ -150,6 +170,7 @@ class TradingBot:
             return None
         if price is None:
             return None
+        self.events.price(price, self.clock.now_ms())
         try:
             return self.positions.on_price(price)
         except Exception:  # noqa: BLE001 - the loop must survive any single failure
@@ -170,7 +191,7 @@ class TradingBot:
         except Exception as exc:  # noqa: BLE001 - one bad cycle must not end a days-long run
             self.cycles_skipped += 1
             errors.exception("Cycle failed and was skipped: %s", exc)
-            return CycleResult(skipped=str(exc))
+            return CycleResult(skipped=str(exc), failed=True)
 
     def _cycle(self) -> CycleResult:
         fetch = self.window.refresh(self.clock.now_ms())
@@ -184,7 +205,7 @@ class TradingBot:
         last_ts = int(frame["timestamp"].iloc[-1])
         done_ts = self.positions.last_candle_ms
         if done_ts is not None and last_ts <= done_ts:
-            return CycleResult(new_candles=0, action="no new closed candle")
+            return CycleResult(new_candles=0, action="no new closed candle", candle_ms=last_ts)
         fresh = int((frame["timestamp"] > done_ts).sum()) if done_ts is not None else 1
         if fresh > 1:
             log.info("%d candles closed since the last cycle; acting on the latest only", fresh)
@@ -196,4 +217,5 @@ class TradingBot:
         self.candles_processed += fresh
         log.debug("Candle %s close %.2f: signal %d -> %s (%d stored)",
                   last_ts, close, signal, action, stored)
-        return CycleResult(new_candles=fresh, signal=signal, action=action)
+        return CycleResult(new_candles=fresh, signal=signal, action=action, candle_ms=last_ts,
+                           close=close)

@@ -31,14 +31,18 @@ def parse_params(items: list[str] | None) -> dict[str, int | float]:
 def add_fill_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared with ``compare``: strategy, parameters, mode and costs."""
     parser.add_argument("--data", type=Path, default=None,
-                        help="candle CSV (timestamp,open,high,low,close,volume) or a TradingView"
-                             " chart export (default: data/historical_data.csv)")
+                        help="candle file: the project's CSV, a TradingView chart export, freqtrade"
+                             " .feather/.json, a Binance kline CSV, Date,Open,High,Low,Close,"
+                             "Volume (default: data/historical_data.csv)")
     parser.add_argument("--strategy", default=None,
                         help="ma2line, rsi, macd or sma_rsi (default: STRATEGY setting)")
     parser.add_argument("--param", action="append", metavar="K=V",
                         help="strategy parameter, repeatable (e.g. --param RSI_PERIOD=21)")
     parser.add_argument("--slippage", type=float, default=0.0,
                         help="fraction of the price lost on market and stop fills (default 0)")
+    from backtest.time_range import add_range_arguments
+
+    add_range_arguments(parser)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -118,8 +122,10 @@ def run(args: argparse.Namespace) -> int:
     from backtest.engine import BacktestError
     from backtest.progress import ProgressBar
     from backtest.report import build_report, format_console, write_json
-    from backtest.run import run_on_signal, strategy_signals
+    from backtest.run import ranged_signals, run_on_signal
+    from backtest.time_range import TimeRange, TimeRangeError
     from backtest.tradelist import write_trade_list
+    from storage.candle_formats import stderr_note
     from storage.candles import CandleFileError
 
     settings, problem = settings_or_none()
@@ -128,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         overrides = parse_params(args.param)
         rules = fill_rules(args, settings)
+        time_range = TimeRange.from_flags(args.start, args.end)
     except (ValueError, BacktestError) as exc:
         return fail("backtest", str(exc))
     strategy = args.strategy or settings.strategy
@@ -138,10 +145,10 @@ def run(args: argparse.Namespace) -> int:
         data.stat().st_size >= LONG_RUN_BYTES)
     try:
         progress.phase("candles", 0.0, 0.5)
-        candles = load_candles(data)
+        candles = load_candles(data, note=stderr_note("backtest"))
         progress.phase("signals", 0.5, 0.65)
         params = strategy_params(settings, strategy, overrides)
-        frame, params = strategy_signals(candles, strategy, params)
+        frame, params, candles = ranged_signals(candles, strategy, params, time_range)
         progress.phase("fills", 0.65, 0.9)
         result = run_on_signal(candles, frame["signal"].to_numpy(), rules, args.capital,
                                strategy, params, frame, progress)
@@ -158,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
 
             args.plot.parent.mkdir(parents=True, exist_ok=True)
             plot_backtest(result, args.plot, currency=settings.quote_asset)
-    except (CandleFileError, BacktestError) as exc:
+    except (CandleFileError, BacktestError, TimeRangeError) as exc:
         progress.close()
         return fail("backtest", str(exc))
     except OSError as exc:

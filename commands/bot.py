@@ -50,11 +50,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop after N closed candles")
     parser.add_argument("--seed", type=int, default=1, help="local only: market seed")
     parser.add_argument("--replay", type=Path, default=None, metavar="CSV",
-                        help="local only: replay this candle CSV instead of a generated market")
+                        help="local only: replay this candle file (any layout 'main.py import'"
+                             " reads) instead of a generated market")
     parser.add_argument("--strategy", default=None, help="strategy name (see README)")
+    parser.add_argument("--symbol", default=None, help="spot symbol, e.g. ETH/USDT (SYMBOL)")
+    parser.add_argument("--timeframe", default=None, help="candle length, e.g. 5m (TIMEFRAME)")
+    parser.add_argument("--param", action="append", metavar="K=V",
+                        help="strategy parameter, repeatable (e.g. --param RSI_PERIOD=21)")
+    parser.add_argument("--sl", type=float, default=None,
+                        help="stop-loss fraction (STOP_LOSS_PERCENT, 0.02 = 2 %%)")
+    parser.add_argument("--tp", type=float, default=None,
+                        help="take-profit fraction (TAKE_PROFIT_PERCENT, 0.04 = 4 %%)")
+    parser.add_argument("--trade-size", type=float, default=None, metavar="QTY",
+                        help="base-asset quantity per trade (TRADE_SIZE)")
+    parser.add_argument("--metrics-port", type=int, default=None, metavar="P",
+                        help="serve /metrics and /health on 127.0.0.1:P (METRICS_PORT;"
+                             " 0 = a free port)")
     parser.add_argument("--data-dir", type=Path, default=None, help="where the CSVs go")
     parser.add_argument("--logs-dir", type=Path, default=None, help="where the logs go")
-    parser.add_argument("--quiet", action="store_true", help="no console log output")
+    parser.add_argument("--quiet", action="store_true", help="print nothing on the console")
 
 
 def check_combinations(args: argparse.Namespace, exchange: str) -> str | None:
@@ -122,15 +136,20 @@ def log_start(settings, where: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Start the bot; exit 0 on a clean stop, 2 on bad settings/flags, 1 if it cannot start."""
     # Settings first: a bad value is reported before the heavy imports below.
+    from commands.backtest import parse_params
     from config.settings import SettingsError, load_settings
 
     overrides = {"exchange": args.exchange, "strategy": args.strategy,
-                 "data_dir": args.data_dir, "logs_dir": args.logs_dir}
+                 "data_dir": args.data_dir, "logs_dir": args.logs_dir,
+                 "symbol": args.symbol, "timeframe": args.timeframe,
+                 "stop_loss_percent": args.sl, "take_profit_percent": args.tp,
+                 "trade_size": args.trade_size, "metrics_port": args.metrics_port}
     if args.exchange_url and args.exchange is None:
         overrides["exchange"] = "local"
     try:
+        overrides["params"] = parse_params(args.param)
         settings = load_settings(**overrides)
-    except SettingsError as exc:
+    except (SettingsError, ValueError) as exc:
         print(f"main.py: error: {exc}", file=sys.stderr)
         return 2
     problem = check_combinations(args, settings.exchange)
@@ -138,11 +157,32 @@ def run(args: argparse.Namespace) -> int:
         print(f"main.py: error: {problem}", file=sys.stderr)
         return 2
 
+    from storage.lock import DataDirLock, DataDirLocked, DataDirLockError
+
+    # Held until the process ends: a second bot on this folder would double every order.
+    lock = DataDirLock(settings.data_dir)
+    try:
+        lock.acquire()
+    except (DataDirLocked, DataDirLockError) as exc:
+        print(f"main.py: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _run_locked(args, settings)
+    finally:
+        lock.release()
+
+
+def _run_locked(args: argparse.Namespace, settings) -> int:
+    """The bot's run once the data folder is ours."""
+    from bot.events import ObservedJournal
     from bot.wiring import StartupError, build_bot, build_client, build_positions
     from exchange.client import ExchangeRefused
+    from ops.assemble import ListenerError, build_events, console_mode
     from storage.logs import setup_logging, teardown_logging
 
     conn = None
+    events = None
+    trading = False
     try:
         conn = connect(settings, args)
         # Emulator keys are masked too: a habit that costs nothing and protects a reused key.
@@ -157,7 +197,21 @@ def run(args: argparse.Namespace) -> int:
                                     exchange_name=settings.exchange)
         bot = build_bot(settings, client=client, positions=positions, clock=conn.clock,
                         max_candles=args.max_candles)
+        mode = console_mode(args.quiet, conn.clock.speed, sys.stdout)
+        if mode == "progress":
+            quiet_console_logs()  # the progress line replaces the info lines on the terminal
+        facts = run_facts(settings, conn)
+        try:
+            events = build_events(settings, positions=positions, clock=conn.clock,
+                                  timeframe_ms=client.timeframe_ms, facts=facts, console=mode,
+                                  max_candles=args.max_candles)
+        except ListenerError as exc:
+            raise StartupError(str(exc)) from None
+        bot.events = events
+        positions.journal = ObservedJournal(positions.journal, events.fill)
+        events.started(facts)
         bot.install_signal_handlers()
+        trading = True
         status = bot.run()
     except (StartupError, ExchangeRefused) as exc:
         # ExchangeRefused reaches here only from the start-up reconcile (e.g. wrong API keys);
@@ -168,9 +222,31 @@ def run(args: argparse.Namespace) -> int:
         print(f"main.py: error: {exc}", file=sys.stderr)
         status = exc.status if isinstance(exc, StartupError) else 2
     finally:
+        if events is not None:
+            events.close()
         if conn is not None and conn.local is not None:
             conn.local.server.stop()
-    print(f"Candles: {settings.candles_csv}\nTrades:  {settings.trades_csv}\n"
-          f"Logs:    {settings.logs_dir / 'trading.log'}, {settings.logs_dir / 'errors.log'}")
+    if trading and not args.quiet:
+        print(f"Candles: {settings.candles_csv}\nTrades:  {settings.trades_csv}\n"
+              f"Logs:    {settings.logs_dir / 'trading.log'}, {settings.logs_dir / 'errors.log'}")
     teardown_logging()
     return status
+
+
+def run_facts(settings, conn: Connection) -> dict:
+    """What this run is, for the status file, alerts and the metrics' info."""
+    return {"exchange": conn.description, "exchange_kind": settings.exchange,
+            "api_root": conn.base_url or "https://testnet.binance.vision",
+            "symbol": settings.symbol, "timeframe": settings.timeframe,
+            "timeframe_seconds": settings.timeframe_seconds, "strategy": settings.strategy,
+            "stop_loss_percent": settings.stop_loss_percent,
+            "take_profit_percent": settings.take_profit_percent,
+            "trade_size": settings.trade_size, "speed": conn.clock.speed,
+            "data_dir": str(settings.data_dir), "logs_dir": str(settings.logs_dir)}
+
+
+def quiet_console_logs() -> None:
+    """Console log lines at WARNING and above only; the log files keep every line."""
+    for handler in logging.getLogger("paperbot").handlers:
+        if type(handler) is logging.StreamHandler:
+            handler.setLevel(logging.WARNING)

@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--tv-trades", type=Path, required=True, metavar="EXPORT.csv",
                         help="TradingView Strategy Tester 'List of trades' CSV (either layout)")
-    add_fill_arguments(parser)
+    add_fill_arguments(parser)  # --from/--to too: only trades entered in range are compared
     parser.add_argument("--mode", choices=("auto", "long-only", "long-short"), default="auto",
                         help="auto (default): long-short when the export holds short trades")
     parser.add_argument("--qty", type=float, default=None,
@@ -44,12 +44,15 @@ def run(args: argparse.Namespace) -> int:
         detect_tz,
         parse_times,
         resolve_tz,
+        restrict,
     )
     from backtest.data import load_candles
     from backtest.engine import BacktestError, FillRules
     from backtest.run import run_backtest
+    from backtest.time_range import TimeRange, TimeRangeError, in_range, with_warmup
     from backtest.tvexport import TvExportError, read_tv_trades
     from commands.backtest import fail, parse_params, settings_or_none, strategy_params
+    from storage.candle_formats import stderr_note
     from storage.candles import CandleFileError
 
     settings, problem = settings_or_none()
@@ -67,7 +70,11 @@ def run(args: argparse.Namespace) -> int:
                           commission=args.commission, slippage=args.slippage,
                           stop_loss=args.sl, take_profit=args.tp)
         strategy = args.strategy or settings.strategy
-        candles = load_candles(args.data or settings.candles_csv)
+        time_range = TimeRange.from_flags(args.start, args.end)
+        candles = load_candles(args.data or settings.candles_csv, note=stderr_note("compare"))
+        # TradingView ran over the whole chart: so does the backtest (up to --to); the range
+        # picks which trades are compared, so a trade open across --from is not cut short.
+        candles = with_warmup(candles, time_range).candles
         result = run_backtest(candles, strategy, strategy_params(settings, strategy, overrides),
                               rules, 1_000_000.0)
         stamps, opens = result.timestamps, result.open
@@ -76,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
             tz, _ = detect_tz(theirs, stamps, opens)
         entry_ms = parse_times([t.entry_time for t in theirs], tz)
         exit_ms = parse_times([t.exit_time for t in theirs], tz)
-    except (TvExportError, CandleFileError, BacktestError, CompareError, ValueError) as exc:
+    except (TvExportError, CandleFileError, BacktestError, CompareError, TimeRangeError,
+            ValueError) as exc:
         return fail("compare", str(exc))
     t, led = result.trades, result.ledger
     ours = [
@@ -86,6 +94,15 @@ def run(args: argparse.Namespace) -> int:
         for k in range(len(t))
     ]
     outcome = compare_trades(ours, theirs, np.asarray(entry_ms), np.asarray(exit_ms))
+    if not time_range.is_whole:
+        # Trade numbers stay the whole chart's; only those entered in range are reported.
+        wanted = {tv.number for tv, k in zip(theirs, in_range(np.asarray(entry_ms), time_range),
+                                             strict=True) if k}
+        wanted |= {k + 1 for k, trade in enumerate(ours)
+                   if in_range(np.array([trade.entry_ms]), time_range)[0]}
+        outcome = restrict(outcome, wanted)
+        theirs = [tv for tv in theirs if tv.number in wanted]
+        ours = [trade for k, trade in enumerate(ours) if k + 1 in wanted]
     params = ", ".join(f"{k}={v}" for k, v in result.params.items())
     print(f"compare: {strategy} ({params}), {rules.mode}, qty {rules.qty:g}, commission"
           f" {rules.commission * 100:g} %, {len(candles):,} candles")

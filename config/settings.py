@@ -9,6 +9,7 @@ start-up stops before anything is traded or written.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +57,9 @@ TIMEFRAMES = {
     "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "2h": 7200,
     "4h": 14400, "6h": 21600, "8h": 28800, "12h": 43200, "1d": 86400,
 }
-SYMBOLS = ("BTC/USDT",)
+# Any spot symbol the exchange lists; the exchange's markets are checked at start-up.
+SYMBOL_PATTERN = re.compile(r"^[A-Z0-9]{2,20}/[A-Z0-9]{2,20}$")
+NOTIFY_EVENT_KINDS = ("start", "fill", "error", "daily", "stop")
 
 
 class SettingsError(ValueError):
@@ -90,6 +93,10 @@ class Settings:
     log_backups: int = LOG_BACKUPS
     data_dir: Path = DATA_DIR
     logs_dir: Path = LOGS_DIR
+    notify_urls: tuple[str, ...] = field(default=(), repr=False)
+    notify_events: tuple[str, ...] = NOTIFY_EVENT_KINDS
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
     @property
     def timeframe_seconds(self) -> int:
@@ -124,7 +131,7 @@ class Settings:
     @property
     def secrets(self) -> list[str]:
         """Values that must never appear in a log or an error message."""
-        return [s for s in (self.api_key, self.api_secret) if s]
+        return [s for s in (self.api_key, self.api_secret, *self.notify_urls) if s]
 
 
 # --- parsing ------------------------------------------------------------------------------
@@ -203,6 +210,13 @@ def load_settings(
     ``overrides`` (e.g. from command-line flags) win over everything and are validated too.
     """
     values = merged_environment(env, env_file)
+    # --param K=V overrides the strategy setting K and is checked by the same rules.
+    params = overrides.pop("params", None) or {}
+    for key, value in params.items():
+        if key not in STRATEGY_PARAMS:
+            raise SettingsError(f"--param {key}: unknown parameter; known: "
+                                + ", ".join(STRATEGY_PARAMS))
+        values[key] = str(value)
     get = values.get
 
     def text(name: str, default: str) -> str:
@@ -242,6 +256,11 @@ def load_settings(
         "log_backups": num("LOG_BACKUPS", LOG_BACKUPS),
         "data_dir": Path(text("DATA_DIR", str(DATA_DIR))),
         "logs_dir": Path(text("LOGS_DIR", str(LOGS_DIR))),
+        "notify_urls": tuple(u.strip() for u in text("NOTIFY_URLS", "").split(",") if u.strip()),
+        "notify_events": tuple(e.strip().lower() for e in text(
+            "NOTIFY_EVENTS", ",".join(NOTIFY_EVENT_KINDS)).split(",") if e.strip()),
+        "metrics_port": num("METRICS_PORT", 0) if text("METRICS_PORT", "") else None,
+        "metrics_host": text("METRICS_HOST", "127.0.0.1"),
     }
     fields.update({k: v for k, v in overrides.items() if v is not None})
     return validate(fields)
@@ -250,7 +269,9 @@ def load_settings(
 def validate(fields: dict[str, Any]) -> Settings:
     """Check every field's range and build the Settings; SettingsError names the first bad one."""
     f = fields
-    _check(f["symbol"] in SYMBOLS, "SYMBOL", f["symbol"], ", ".join(SYMBOLS))
+    f["symbol"] = str(f["symbol"]).strip().upper()
+    _check(bool(SYMBOL_PATTERN.match(f["symbol"])), "SYMBOL", f["symbol"],
+           "a spot symbol BASE/QUOTE the exchange lists, e.g. BTC/USDT, ETH/USDT, BNB/USDT")
     _check(f["timeframe"] in TIMEFRAMES, "TIMEFRAME", f["timeframe"], ", ".join(TIMEFRAMES))
     _check(f["strategy"] in STRATEGY_NAMES, "STRATEGY", f["strategy"], ", ".join(STRATEGY_NAMES))
     _check(0 < f["stop_loss_percent"] < 1, "STOP_LOSS_PERCENT", f["stop_loss_percent"],
@@ -285,4 +306,14 @@ def validate(fields: dict[str, Any]) -> Settings:
     _check(10_000 <= f["log_max_bytes"] <= 1_000_000_000, "LOG_MAX_BYTES", f["log_max_bytes"],
            "10000 to 1000000000 bytes")
     _check(1 <= f["log_backups"] <= 100, "LOG_BACKUPS", f["log_backups"], "1 to 100")
+    f.setdefault("notify_urls", ())
+    f.setdefault("notify_events", NOTIFY_EVENT_KINDS)
+    for kind in f["notify_events"]:
+        _check(kind in NOTIFY_EVENT_KINDS, "NOTIFY_EVENTS", kind,
+               "a comma-separated list of " + ", ".join(NOTIFY_EVENT_KINDS))
+    f.setdefault("metrics_port", None)
+    f.setdefault("metrics_host", "127.0.0.1")
+    if f["metrics_port"] is not None:
+        _check(0 <= f["metrics_port"] <= 65535, "METRICS_PORT", f["metrics_port"],
+               "0 to 65535 (0 picks a free port; leave empty for no metrics server)")
     return Settings(**{k: f[k] for k in Settings.__dataclass_fields__})

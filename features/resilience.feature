@@ -43,3 +43,16 @@ Feature: The bot survives crashes and exchange faults without losing or doubling
     And the bot is flat
     And the bot trades again later
     And the journals match the exchange
+
+  Scenario: A second bot on the same data folder is refused
+    Given a bot process running on a data folder
+    When a second bot starts on the same data folder
+    Then the second bot exits 2 with one line naming the first bot's PID
+    And the first bot stops cleanly with its candle file holding every candle once
+
+  Scenario: Exchange order ids that start again never hide a fill
+    Given the bot running on the emulator
+    When the bot has bought and sold, and the exchange then restarts with its order ids from 1
+    And the bot buys and sells again, on order ids it has journaled before
+    Then every fill from before and after the restart is in the trades journal once
+    And the journal refused no row

@@ -1,7 +1,7 @@
 """A columnar copy of a candle file, so a repeated read skips parsing the CSV.
 
 The copy is one uncompressed numpy ``.npz`` archive (one array per candle column plus the key)
-kept beside the file as ``.<name>.columns.npz``, or, when that folder is not writable, in
+kept beside the file as ``.<name>.columns.npz`` with the reader's one-line notes, or, when that folder is not writable, in
 ``$XDG_CACHE_HOME/paperbot/candles/`` (``~/.cache/...``). It is keyed by the source file's size
 and modification time (nanoseconds): any change to the file, an append by the bot included,
 makes the key differ and the copy is rebuilt from the file on the next read. The copy holds
@@ -42,19 +42,23 @@ def _key(stat: os.stat_result) -> np.ndarray:
     return np.array([FORMAT_VERSION, stat.st_size, stat.st_mtime_ns], dtype=np.int64)
 
 
-def _read_copy(copy: Path, key: np.ndarray) -> pd.DataFrame | None:
-    """The frame held by ``copy`` when its key matches, else None."""
+Read = tuple[pd.DataFrame, tuple[str, ...]]
+
+
+def _read_copy(copy: Path, key: np.ndarray) -> Read | None:
+    """The (frame, notes) held by ``copy`` when its key matches, else None."""
     try:
         with np.load(copy, allow_pickle=False) as archive:
             if not np.array_equal(archive["key"], key):
                 return None
             # copy=False keeps one block per column: no 48 MB consolidation copy.
-            return pd.DataFrame({col: archive[col] for col in CANDLE_COLUMNS}, copy=False)
+            frame = pd.DataFrame({col: archive[col] for col in CANDLE_COLUMNS}, copy=False)
+            return frame, tuple(str(line) for line in archive["notes"])
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
         return None
 
 
-def _write_copy(copy: Path, key: np.ndarray, frame: pd.DataFrame) -> bool:
+def _write_copy(copy: Path, key: np.ndarray, read: Read) -> bool:
     """Write the copy atomically (temporary file, then rename); False when it cannot be."""
     try:
         copy.parent.mkdir(parents=True, exist_ok=True)
@@ -64,8 +68,9 @@ def _write_copy(copy: Path, key: np.ndarray, frame: pd.DataFrame) -> bool:
     try:
         os.fchmod(fd, 0o644)  # a cache anyone who may read the CSV may read too
         with os.fdopen(fd, "wb") as handle:
+            frame, notes = read
             arrays = {col: frame[col].to_numpy() for col in CANDLE_COLUMNS}
-            np.savez(handle, key=key, **arrays)
+            np.savez(handle, key=key, notes=np.array(notes, dtype=str), **arrays)
         os.replace(tmp, copy)
         return True
     except OSError:
@@ -75,10 +80,10 @@ def _write_copy(copy: Path, key: np.ndarray, frame: pd.DataFrame) -> bool:
 
 def cached_read(
     path: str | Path,
-    reader: Callable[[Path], pd.DataFrame],
+    reader: Callable[[Path], Read],
     min_bytes: int = MIN_BYTES,
-) -> pd.DataFrame:
-    """``reader(path)``, served from the columnar copy when it is current.
+) -> Read:
+    """``reader(path)`` -> (frame, notes), served from the columnar copy when it is current.
 
     A miss reads the file with ``reader`` (its errors propagate unchanged) and, when the file
     did not change while it was read, stores the copy for the next call.
@@ -93,16 +98,16 @@ def cached_read(
     key = _key(before)
     places = (cache_path(path, beside=True), cache_path(path, beside=False))
     for copy in places:
-        frame = _read_copy(copy, key)
-        if frame is not None:
-            return frame
-    frame = reader(path)
+        hit = _read_copy(copy, key)
+        if hit is not None:
+            return hit
+    read = reader(path)
     try:
         unchanged = np.array_equal(_key(path.stat()), key)
     except OSError:
         unchanged = False
     if unchanged:
         for copy in places:
-            if _write_copy(copy, key, frame):
+            if _write_copy(copy, key, read):
                 break
-    return frame
+    return read
