@@ -70,6 +70,7 @@ class Refused(Exception):
 def _setup(args: argparse.Namespace):
     """Everything checked before the candles are read: settings, grid, objective, engine."""
     from backtest.engine import BacktestError
+    from backtest.time_range import TimeRange, TimeRangeError
     from research.grid import FILL_KEYS, GridError, parse_grid
     from research.objective import Objective, ObjectiveError
     from research.walkforward import WalkForwardError, parse_duration
@@ -112,34 +113,46 @@ def _setup(args: argparse.Namespace):
         raise Refused("--train, --test and --anchored belong to --walk-forward; add it")
     if args.pbo and (args.partitions < 2 or args.partitions % 2):
         raise Refused(f"--partitions {args.partitions} must be an even number of at least 2")
+    try:
+        time_range = TimeRange.from_flags(args.start, args.end)
+    except TimeRangeError as exc:
+        raise Refused(str(exc)) from None
     base = strategy.params(strategy_params(settings, name, overrides))
-    return settings, name, strategy, grid, objective, rules, base, train_ms, test_ms
+    return settings, name, strategy, grid, objective, rules, base, train_ms, test_ms, time_range
 
 
 def run(args: argparse.Namespace) -> int:
     """Plan, check, sweep (resuming), then write and print the results."""
     from backtest.data import load_candles
+    from backtest.time_range import TimeRangeError, with_warmup
     from core.candles import CandleFileError
     from research.engines import ClusterError, connect
     from research.grid import GridError, plan
+    from research.objective import metric_names
     from research.pbo import PBOError, period_marks
     from research.results import ResultsError, ResultsFile, columns_for, data_fingerprint
-    from research.objective import metric_names
     from research.sweep import SweepSpec, accepts
     from research.walkforward import WalkForwardError, make_windows, window_ranges
+    from storage.candle_formats import stderr_note
 
     try:
-        settings, name, strategy, grid, objective, rules, base, train_ms, test_ms = _setup(args)
+        (settings, name, strategy, grid, objective, rules, base, train_ms, test_ms,
+         time_range) = _setup(args)
     except Refused as exc:
         return fail("optimize", str(exc))
     data = args.data or settings.candles_csv
+    first = 0
     try:
-        candles = load_candles(data)
-    except CandleFileError as exc:
+        candles = load_candles(data, note=stderr_note("optimize"))
+        if not time_range.is_whole:
+            window = with_warmup(candles, time_range)
+            candles, first = window.candles, window.first
+    except (CandleFileError, TimeRangeError) as exc:
         return fail("optimize", str(exc))
-    if len(candles) < 2:
-        return fail("optimize", f"{data}: {len(candles)} candle(s) are too few; need at least 2")
-    spec = SweepSpec(name, base, rules, float(args.capital))
+    if len(candles) - first < 2:
+        return fail("optimize", f"{data}: {len(candles) - first} candle(s) in range are too few;"
+                                " need at least 2")
+    spec = SweepSpec(name, base, rules, float(args.capital), first=first)
     try:
         combos = plan(grid, accepts(spec), args.method, args.trials, args.seed)
     except GridError as exc:
@@ -155,8 +168,8 @@ def run(args: argparse.Namespace) -> int:
 
             warmup = max(strategy.warmup(combo_setup(spec, c)[0]) for c in combos.combos)
             windows = make_windows(candles["timestamp"].to_numpy(), train_ms, test_ms,
-                                   args.anchored, warmup)
-        marks = period_marks(len(candles), args.partitions)[0] if args.pbo else ()
+                                   args.anchored, max(warmup, first))
+        marks = period_marks(len(candles) - first, args.partitions)[0] if args.pbo else ()
     except (WalkForwardError, PBOError) as exc:
         return fail("optimize", str(exc))
     if args.pbo and len(combos.combos) < 2:
@@ -170,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
                   "slippage": rules.slippage,
                   "stop_loss": None if "sl" in grid else rules.stop_loss,
                   "take_profit": None if "tp" in grid else rules.take_profit},
-        "capital": float(args.capital), "grid": {k: list(v) for k, v in grid.items()},
+        "capital": float(args.capital), "first": first,
     }
     results = ResultsFile(args.out, fingerprint, header, param_names)
     try:

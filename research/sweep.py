@@ -29,7 +29,8 @@ class SweepSpec:
 
     ``params`` are the strategy's full parameters before the grid overlays a combination;
     ``marks`` (optional) are bar positions closing the periods whose P&L the PBO test uses;
-    ``windows`` (optional) are (start, end) bar ranges evaluated on their own (walk-forward).
+    ``windows`` (optional) are (start, end) bar ranges evaluated on their own (walk-forward);
+    ``first`` is the first bar of the backtested range (``--from``), as ``backtest`` cuts it.
     """
 
     strategy: str
@@ -38,6 +39,7 @@ class SweepSpec:
     capital: float
     marks: tuple[int, ...] = ()
     windows: tuple[tuple[int, int], ...] = ()
+    first: int = 0  # --from: bars before it only warm the indicators up
 
 
 @dataclass
@@ -127,7 +129,9 @@ class Evaluator:
                                        spec.capital, spec.strategy, params)
                 outcome.windows.append(result.summary)
             return outcome
-        result = run_on_signal(self.candles, signal, rules, spec.capital, spec.strategy, params)
+        candles = self.candles if not spec.first else self.part(spec.first, len(self.candles))
+        result = run_on_signal(candles, signal[spec.first:], rules, spec.capital, spec.strategy,
+                               params)
         outcome.summary = result.summary
         if spec.marks:
             outcome.period_pnl = period_pnl(result.equity, spec.marks, spec.capital)

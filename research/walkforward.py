@@ -196,8 +196,10 @@ def window_rows(picks: Sequence[WindowPick], keys: Sequence[str], objective: Obj
         w = p.window
         row: dict[str, Any] = {
             "window": w.index + 1,
-            "train_start": iso(int(stamps[w.train[0]])), "train_end": iso(int(stamps[w.train[1] - 1])),
-            "test_start": iso(int(stamps[w.test[0]])), "test_end": iso(int(stamps[w.test[1] - 1])),
+            "train_start": iso(int(stamps[w.train[0]])),
+            "train_end": iso(int(stamps[w.train[1] - 1])),
+            "test_start": iso(int(stamps[w.test[0]])),
+            "test_end": iso(int(stamps[w.test[1] - 1])),
         }
         row.update({k: p.outcome.combo[k] for k in keys})
         row["is_objective"] = p.is_summary.get(objective.name)

@@ -1,13 +1,13 @@
 """A columnar copy of a candle file, so a repeated read skips parsing the CSV.
 
-The copy is one uncompressed numpy ``.npz`` archive (one array per candle column plus the key)
-kept beside the file as ``.<name>.columns.npz`` with the reader's one-line notes, or, when that folder is not writable, in
-``$XDG_CACHE_HOME/paperbot/candles/`` (``~/.cache/...``). It is keyed by the source file's size
-and modification time (nanoseconds): any change to the file, an append by the bot included,
-makes the key differ and the copy is rebuilt from the file on the next read. The copy holds
-candles that already passed the reader's checks, so a hit is not validated again. A copy that
-cannot be written or read back is ignored (the file is parsed as before), never an error.
-See docs/decisions/0154-candle-cache.md.
+The copy is one uncompressed numpy ``.npz`` archive (one array per candle column, the key and
+the reader's one-line notes) kept beside the file as ``.<name>.columns.npz``, or, when that
+folder is not writable, in ``$XDG_CACHE_HOME/paperbot/candles/`` (``~/.cache/...``). It is
+keyed by the source file's size and modification time (nanoseconds): any change to the file,
+an append by the bot included, makes the key differ and the copy is rebuilt from the file on
+the next read. The copy holds candles that already passed the reader's checks, so a hit is
+not validated again. A copy that cannot be written or read back is ignored (the file is
+parsed as before), never an error. See docs/decisions/0154-candle-cache.md.
 """
 
 from __future__ import annotations
