@@ -241,9 +241,10 @@ def _sweep(args, settings, name, grid, objective, spec, combos, results, earlier
 
     todo = [c for c in combos.combos if args.pbo or not results.done(row_for(c))]
     results.start()
-    print(f"optimize {name}: {combos.total:,} combinations, {len(combos.combos):,} to run"
+    print(f"optimize {name}: {combos.total:,} combinations, {len(todo):,} to run"
           f" ({combos.rejected:,} rejected by the strategy"
-          + (f", {earlier:,} done before" if earlier else "") + ")", flush=True)
+          + (f", {len(combos.combos) - len(todo):,} done before" if earlier else "") + ")",
+          flush=True)
     periods = {}
     interrupted = False
     run_spec = replace(spec, marks=marks)
@@ -261,7 +262,7 @@ def _sweep(args, settings, name, grid, objective, spec, combos, results, earlier
         interrupted = True
     finally:
         progress.close()
-        ranked = results.finish(objective)
+        ranked = results.finish(objective, [row_for(c) for c in combos.combos])
     if interrupted:
         print(f"optimize: interrupted; {len(ranked):,} finished rows kept in"
               f" {results.path}; run the same command again to resume", file=sys.stderr)

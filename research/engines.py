@@ -50,10 +50,12 @@ def default_workers() -> int:
 # ---- in this process -------------------------------------------------------------------------
 
 def run_inline(candles, spec: SweepSpec, work: Sequence[Batch]) -> Iterator[tuple[Batch, list]]:
-    """Every batch in this process, in order."""
+    """Every batch in this process, in order, one combination at a time (nothing is lost
+    to a Ctrl+C but the combination being computed)."""
     evaluator = Evaluator(candles, spec)
     for batch in work:
-        yield batch, evaluator.evaluate_many(batch)
+        for combo in batch:
+            yield [combo], [evaluator.evaluate(combo)]
 
 
 # ---- local process pool ----------------------------------------------------------------------

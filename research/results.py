@@ -151,12 +151,19 @@ class ResultsFile:
         self._writer.writerow([_cell(row.get(col)) for col in self.header])
         self._handle.flush()
 
-    def finish(self, objective: Objective) -> list[dict[str, Any]]:
-        """Close the file and rewrite it sorted by the objective; the sorted rows."""
+    def finish(self, objective: Objective,
+               order: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+        """Close the file and rewrite it sorted by the objective; the sorted rows.
+
+        Equal objective values keep the order of ``order`` (the plan's rows), whatever order
+        the workers finished in; rows outside it follow in their file order.
+        """
         if self._handle is not None:
             self._handle.close()
             self._handle = None
-        ranked = objective.rank(list(self.rows.values()))
+        position = {row_key(r, self.param_names): k for k, r in enumerate(order)}
+        rows = sorted(self.rows.items(), key=lambda item: position.get(item[0], len(position)))
+        ranked = objective.rank([row for _, row in rows])
         self._rewrite(ranked)
         return ranked
 
