@@ -109,7 +109,8 @@ def test_a_running_bot_serves_metrics_and_health_sends_alerts_and_keeps_urls_sec
     Given NOTIFY_URLS pointing at a local JSON receiver (its path a token) and METRICS_PORT=0
     When the bot runs paced at 120x, is scraped, then gets SIGTERM
     Then /metrics parses and counts candles, /health is 200 ok, the receiver gets the start
-     and stop alerts, status.json names the PID, and no log or output holds the URL's token
+     and stop alerts, status.json names the PID, `status` exits 0 while it runs and 1 after,
+     and no log or output holds the URL's token
     """
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -133,11 +134,14 @@ def test_a_running_bot_serves_metrics_and_health_sends_alerts_and_keeps_urls_sec
                 time.sleep(0.2)
             health = urllib.request.urlopen(url + "/health", timeout=5)
             status_file = json.loads((tmp_path / "live" / "data" / "status.json").read_text())
+            running = main.main(["status", "--data-dir", str(tmp_path / "live" / "data")])
         finally:
             proc.send_signal(signal.SIGTERM)
             out, err = proc.communicate(timeout=30)
         posts = receiver.wait_for(2)
     assert proc.returncode == 0, err
+    assert running == 0
+    assert main.main(["status", "--data-dir", str(tmp_path / "live" / "data")]) == 1
     assert families["paperbot_candles_processed"].samples[0].value >= 1
     assert health.status == 200 and json.loads(health.read())["status"] == "ok"
     assert status_file["pid"] == proc.pid and status_file["symbol"] == "BNB/USDT"
