@@ -74,21 +74,7 @@ def broker_settings(args: argparse.Namespace, lot: float | None = None,
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the backtest command."""
     add_fill_arguments(parser)
-    parser.add_argument("--mode", choices=("long-only", "long-short"), default="long-only",
-                        help="long-only like the bot (default), or long-short reversals as"
-                             " TradingView's strategy.entry (simulation only)")
-    parser.add_argument("--qty", type=float, default=None,
-                        help="trade size in base asset (default: TRADE_SIZE, 0.001)")
-    parser.add_argument("--commission", type=float, default=None,
-                        help="fee per side as a fraction (default: FEE_RATE, 0.001 = 0.1 %%)")
-    parser.add_argument("--sl", type=float, default=None,
-                        help="stop-loss fraction (default: STOP_LOSS_PERCENT, 0.02)")
-    parser.add_argument("--tp", type=float, default=None,
-                        help="take-profit fraction (default: TAKE_PROFIT_PERCENT, 0.04)")
-    parser.add_argument("--no-sl-tp", action="store_true",
-                        help="no stop-loss or take-profit exits")
-    parser.add_argument("--capital", type=float, default=10_000.0,
-                        help="initial capital for %% figures and equity (default 10000)")
+    add_rule_arguments(parser)
     parser.add_argument("--out", type=Path, default=Path("reports/backtest"),
                         help="folder for report.json and trades.csv (default reports/backtest)")
     parser.add_argument("--plot", type=Path, default=None, metavar="PNG",
@@ -122,10 +108,44 @@ def strategy_params(settings, strategy: str, overrides: dict) -> dict:
     return {**params, **overrides}
 
 
+def add_rule_arguments(parser: argparse.ArgumentParser) -> None:
+    """Fill-rule options shared with ``optimize``: mode, size, costs, SL/TP, capital."""
+    parser.add_argument("--mode", choices=("long-only", "long-short"), default="long-only",
+                        help="long-only like the bot (default), or long-short reversals as"
+                             " TradingView's strategy.entry (simulation only)")
+    parser.add_argument("--qty", type=float, default=None,
+                        help="trade size in base asset (default: TRADE_SIZE, 0.001)")
+    parser.add_argument("--commission", type=float, default=None,
+                        help="fee per side as a fraction (default: FEE_RATE, 0.001 = 0.1 %%)")
+    parser.add_argument("--sl", type=float, default=None,
+                        help="stop-loss fraction (default: STOP_LOSS_PERCENT, 0.02)")
+    parser.add_argument("--tp", type=float, default=None,
+                        help="take-profit fraction (default: TAKE_PROFIT_PERCENT, 0.04)")
+    parser.add_argument("--no-sl-tp", action="store_true",
+                        help="no stop-loss or take-profit exits")
+    parser.add_argument("--capital", type=float, default=10_000.0,
+                        help="initial capital for %% figures and equity (default 10000)")
+
+
+def fill_rules(args: argparse.Namespace, settings):
+    """The FillRules of the parsed options over the settings' defaults (BacktestError)."""
+    from backtest.engine import FillRules
+
+    sl = None if args.no_sl_tp else (settings.stop_loss_percent if args.sl is None else args.sl)
+    tp = None if args.no_sl_tp else (settings.take_profit_percent if args.tp is None
+                                     else args.tp)
+    return FillRules(
+        mode=args.mode,
+        qty=settings.trade_size if args.qty is None else args.qty,
+        commission=settings.fee_rate if args.commission is None else args.commission,
+        slippage=args.slippage, stop_loss=sl, take_profit=tp,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the backtest, print the report, write report.json / trades.csv (and the chart)."""
     from backtest.data import load_candles
-    from backtest.engine import BacktestError, FillRules
+    from backtest.engine import BacktestError
     from backtest.progress import ProgressBar
     from backtest.report import build_report, format_console, write_json
     from backtest.run import run_backtest
@@ -139,16 +159,7 @@ def run(args: argparse.Namespace) -> int:
         return fail("backtest", problem)
     try:
         overrides = parse_params(args.param)
-        sl = None if args.no_sl_tp else (settings.stop_loss_percent if args.sl is None
-                                         else args.sl)
-        tp = None if args.no_sl_tp else (settings.take_profit_percent if args.tp is None
-                                         else args.tp)
-        rules = FillRules(
-            mode=args.mode,
-            qty=settings.trade_size if args.qty is None else args.qty,
-            commission=settings.fee_rate if args.commission is None else args.commission,
-            slippage=args.slippage, stop_loss=sl, take_profit=tp,
-        )
+        rules = fill_rules(args, settings)
         time_range = TimeRange.from_flags(args.start, args.end)
         broker = broker_settings(args)
     except (ValueError, BacktestError) as exc:
