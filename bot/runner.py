@@ -96,6 +96,7 @@ class CycleStatus(StrEnum):
 
     ACTED = "acted"  # a new closed candle's signal went to the position manager
     NO_NEW_CANDLE = "no new closed candle"
+    DATA_ENDED = "the candle data ended"  # a replay's last candle was handled before
     SKIPPED = "skipped"  # no usable candles, or the cycle failed; ``reason`` says why
 
 
@@ -120,10 +121,10 @@ class CycleResult:
     @property
     def action_text(self) -> str:
         """What the cycle did as the console and listeners print it: the outcome's log words,
-        ``no new closed candle``, or ``""`` for a skipped cycle."""
+        ``no new closed candle``, ``the candle data ended``, or ``""`` for a skipped cycle."""
         if self.outcome is not None:
             return str(self.outcome)
-        return str(self.status) if self.status is CycleStatus.NO_NEW_CANDLE else ""
+        return "" if self.status in (CycleStatus.SKIPPED, CycleStatus.ACTED) else str(self.status)
 
 
 class TradingBot:
@@ -145,6 +146,8 @@ class TradingBot:
         heartbeat_seconds: float,
         max_candles: int | None = None,
         events: BotEvents | None = None,
+        end_of_data_ms: int | None = None,
+        end_message: str = "",
     ) -> None:
         self.client = client
         self.positions = positions
@@ -158,6 +161,10 @@ class TradingBot:
         self.offset_ms = int(close_offset_seconds * 1000)
         self.heartbeat_ms = int(heartbeat_seconds * 1000)
         self.max_candles = max_candles
+        # A replay's end: candles closing after it were never traded, so none is stored.
+        self.end_of_data_ms = end_of_data_ms
+        self.end_message = end_message or "The candle data ended; stopping"
+        self._end_logged = False
         self.candles_processed = 0
         self.cycles_skipped = 0
         self.stop_requested = False
@@ -185,7 +192,21 @@ class TradingBot:
         """True once a stop was asked for or ``max_candles`` closed candles were processed."""
         if self.stop_requested:
             return True
+        if self.data_ended():
+            return True
         return self.max_candles is not None and self.candles_processed >= self.max_candles
+
+    def data_ended(self) -> bool:
+        """True (logged once) when the candle closing at ``end_of_data_ms`` is processed."""
+        last = self.positions.last_candle_ms
+        if self.end_of_data_ms is None or last is None:
+            return False
+        if last + self.timeframe_ms < self.end_of_data_ms:
+            return False
+        if not self._end_logged:
+            self._end_logged = True
+            log.info("%s", self.end_message)
+        return True
 
     # --- the loop ----------------------------------------------------------------------
 
@@ -288,6 +309,10 @@ class TradingBot:
             log.warning("Cycle skipped: %s", reason)
             return CycleResult(CycleStatus.SKIPPED, reason=reason)
         frame = fetch.frame
+        if self.end_of_data_ms is not None:
+            frame = frame[frame["timestamp"] + self.timeframe_ms <= self.end_of_data_ms]
+            if frame.empty:
+                return CycleResult(CycleStatus.DATA_ENDED)
         store = self.recorder.store(frame)
         stored = store.appended
         last_ts = int(frame["timestamp"].iloc[-1])

@@ -15,10 +15,16 @@ from typing import cast
 PERIOD_KEYS = (
     "SMA_SHORT", "SMA_LONG", "RSI_PERIOD", "MA_FAST", "MA_SLOW",
     "MACD_FAST", "MACD_SLOW", "MACD_SIGNAL",
+    "SUPERTREND_ATR", "BB_LENGTH", "KC_LENGTH", "KC_ATR", "CHANNEL_LENGTH",
 )
 LEVEL_KEYS = ("RSI_OVERBOUGHT", "RSI_OVERSOLD")
-KNOWN_KEYS = PERIOD_KEYS + LEVEL_KEYS
+# Multipliers of a band width or of the ATR: positive, at most MAX_FACTOR.
+FACTOR_KEYS = ("SUPERTREND_FACTOR", "BB_MULT", "KC_MULT")
+# A percent of equity: 0 < value <= 100.
+PERCENT_KEYS = ("MAX_INTRADAY_LOSS",)
+KNOWN_KEYS = PERIOD_KEYS + LEVEL_KEYS + FACTOR_KEYS + PERCENT_KEYS
 MAX_PERIOD = 5000
+MAX_FACTOR = 50
 # (smaller, larger): the first must stay strictly below the second.
 ORDERED_PAIRS = (
     ("SMA_SHORT", "SMA_LONG"),
@@ -58,6 +64,11 @@ def _level(key: str, value: object) -> float | int:
         raise ValueError(f"{key}={value!r} is not a number; use a level between 0 and 100")
     if not 0 < real < 100:
         raise ValueError(f"{key}={value} is out of range; use 0 < {key} < 100")
+    return _plain_number(real)
+
+
+def _plain_number(real: float) -> float | int:
+    """A numpy scalar as the Python number it holds; a Python number unchanged."""
     item = getattr(real, "item", None)
     return item() if item is not None else real
 
@@ -65,6 +76,33 @@ def _level(key: str, value: object) -> float | int:
 def period(params: Params, key: str) -> int:
     """A period parameter (``SMA_LONG``, ...) as the int ``merge_params`` made it."""
     return int(params[key])
+
+
+def _factor(key: str, value: object) -> float | int:
+    real = _real(value)
+    if real is None or not 0 < real <= MAX_FACTOR:
+        raise ValueError(f"{key}={value!r} is out of range; use a number above 0 and at most"
+                         f" {MAX_FACTOR} (e.g. {key}=2.5)")
+    return _plain_number(real)
+
+
+def _percent(key: str, value: object) -> float | int:
+    real = _real(value)
+    if real is None or not 0 < real <= 100:
+        raise ValueError(f"{key}={value!r} is out of range; use a percent above 0 and at most"
+                         " 100 (e.g. 1 for 1 % of equity)")
+    return _plain_number(real)
+
+
+def check_value(key: str, value: object) -> int | float:
+    """``value`` checked for ``key``'s range (ValueError with one line); periods made int."""
+    if key in PERIOD_KEYS:
+        return _period(key, value)
+    if key in FACTOR_KEYS:
+        return _factor(key, value)
+    if key in PERCENT_KEYS:
+        return _percent(key, value)
+    return _level(key, value)
 
 
 def merge_params(
@@ -83,7 +121,7 @@ def merge_params(
     merged: Params = {}
     for key, default in defaults.items():
         value = given.get(key, default)
-        merged[key] = _period(key, value) if key in PERIOD_KEYS else _level(key, value)
+        merged[key] = check_value(key, value)
     for low, high in ORDERED_PAIRS:
         if low in merged and high in merged and merged[low] >= merged[high]:
             raise ValueError(

@@ -15,18 +15,19 @@ from tests.conftest import PROJECT_DIR
 # package -> the project packages it may import (besides itself). Mirrors the README diagram.
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
-    "config": {"core"},
+    "config": {"core", "strategies"},
     "storage": {"core"},
     "strategies": {"core"},
     "risk": {"core", "storage"},
     "exchange": {"core", "storage"},
     "emulator": {"core", "storage"},
     "backtest": {"core", "risk", "storage", "strategies"},
+    "research": {"core", "backtest", "strategies", "storage"},
     "bot": {"core", "config", "risk", "storage", "strategies", "exchange", "emulator"},
     "tools": {"core"},
     "ops": {"core", "config", "storage", "risk", "exchange", "bot"},
     "commands": {"core", "config", "storage", "strategies", "risk", "exchange", "emulator",
-                 "backtest", "bot", "ops"},
+                 "backtest", "research", "bot", "ops"},
 }
 PACKAGES = tuple(ALLOWED)
 
