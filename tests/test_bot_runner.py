@@ -1,6 +1,6 @@
 """The trading loop with test doubles for the exchange client and the position manager.
 
-End-to-end behaviour against the real emulator lives in tests/test_bot_e2e.py; these tests pin
+End-to-end behaviour against the real emulator lives in features/bot.feature; these tests pin
 the loop's own decisions: timing, skipping, acting once per candle, SL/TP polling, stopping.
 """
 

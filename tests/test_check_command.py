@@ -28,7 +28,6 @@ from commands.check import (
 from config.settings import load_settings
 from core.clock import PacedClock
 from emulator.market import GeneratedMarket
-from emulator.server import EmulatorServer
 from tests.main_subprocess import Emulator, project_copy, run_main, run_many
 
 KEY, SECRET = "check-key-0123456789", "check-secret-0123456789"
@@ -41,11 +40,9 @@ def settings_for(tmp_path, **env):
 
 
 @pytest.fixture
-def server():
+def server(start_emulator):
     clock = PacedClock(int(time.time() * 1000) // 60_000 * 60_000)
-    emulator = EmulatorServer(GeneratedMarket(1), clock, api_key=KEY, api_secret=SECRET).start()
-    yield emulator
-    emulator.stop()
+    return start_emulator(GeneratedMarket(1), clock, api_key=KEY, api_secret=SECRET)
 
 
 def target(server, key=KEY, secret=SECRET, kind="local"):

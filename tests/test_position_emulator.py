@@ -18,7 +18,6 @@ from emulator.market import GeneratedMarket  # noqa: E402
 from emulator.server import (  # noqa: E402
     DEFAULT_API_KEY,
     DEFAULT_API_SECRET,
-    EmulatorServer,
 )
 from exchange.client import ExchangeClient  # noqa: E402
 from exchange.factory import make_exchange  # noqa: E402
@@ -37,11 +36,8 @@ def clock():
 
 
 @pytest.fixture
-def server(clock):
-    emulator = EmulatorServer(GeneratedMarket(seed=5), clock).start()
-    yield emulator
-    emulator.stop()
-    assert emulator.internal_errors == []
+def server(start_emulator, clock):
+    return start_emulator(GeneratedMarket(seed=5), clock)
 
 
 def _client(server, clock) -> ExchangeClient:
