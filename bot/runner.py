@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.backfill import CandleRecorder
+from bot.events import BotEvents, CandleEvent
 from bot.timing import wake_time_ms
 from bot.window import CandleWindow
 from core.clock import Clock
 from core.errors import ExchangeUnavailable
-from storage.candles import append_candles
 
 log = logging.getLogger("paperbot")
 errors = logging.getLogger("paperbot.errors")
@@ -35,6 +36,9 @@ class CycleResult:
     signal: int | None = None
     action: str = ""
     skipped: str | None = None
+    candle_ms: int | None = None
+    close: float | None = None
+    failed: bool = False
 
 
 class TradingBot:
@@ -55,6 +59,9 @@ class TradingBot:
         close_offset_seconds: float,
         heartbeat_seconds: float,
         max_candles: int | None = None,
+        events: BotEvents | None = None,
+        end_of_data_ms: int | None = None,
+        end_message: str = "",
     ) -> None:
         self.client = client
         self.positions = positions
@@ -68,11 +75,18 @@ class TradingBot:
         self.offset_ms = int(close_offset_seconds * 1000)
         self.heartbeat_ms = int(heartbeat_seconds * 1000)
         self.max_candles = max_candles
+        # A replay's end: candles closing after it were never traded, so none is stored.
+        self.end_of_data_ms = end_of_data_ms
+        self.end_message = end_message or "The candle data ended; stopping"
+        self._end_logged = False
         self.candles_processed = 0
         self.cycles_skipped = 0
         self.stop_requested = False
         self._last_heartbeat_ms = clock.now_ms()
         self.window = CandleWindow(client, history_candles, timeframe_ms)
+        self.recorder = CandleRecorder(client, self.candles_csv, timeframe_ms)
+        # Alerts, metrics, console and systemd listen here (bot/events.py).
+        self.events = events if events is not None else BotEvents()
 
     # --- control -------------------------------------------------------------------------
 
@@ -92,21 +106,47 @@ class TradingBot:
         """True once a stop was asked for or ``max_candles`` closed candles were processed."""
         if self.stop_requested:
             return True
+        if self.data_ended():
+            return True
         return self.max_candles is not None and self.candles_processed >= self.max_candles
+
+    def data_ended(self) -> bool:
+        """True (logged once) when the candle closing at ``end_of_data_ms`` is processed."""
+        last = self.positions.last_candle_ms
+        if self.end_of_data_ms is None or last is None:
+            return False
+        if last + self.timeframe_ms < self.end_of_data_ms:
+            return False
+        if not self._end_logged:
+            self._end_logged = True
+            log.info("%s", self.end_message)
+        return True
 
     # --- the loop ----------------------------------------------------------------------
 
     def run(self) -> int:
         """Reconcile, then run cycles until stopped; return the process exit status."""
-        for line in self.positions.reconcile():
+        notes = self.positions.reconcile()
+        for line in notes:
             log.info("Reconcile: %s", line)
+        self.events.ready(notes, self.clock.now_ms())
         while not self.done():
             if not self.wait_for_close():
                 break
-            self.run_cycle()
+            self.report(self.run_cycle())
+        summary = self.positions.summary()
         log.info("Stopped after %d closed candles (%d cycles skipped). %s",
-                 self.candles_processed, self.cycles_skipped, self.positions.summary())
+                 self.candles_processed, self.cycles_skipped, summary)
+        self.events.stopped(summary, self.clock.now_ms())
         return 0
+
+    def report(self, result: CycleResult) -> None:
+        """Tell the listeners what a cycle did."""
+        self.events.candle(CandleEvent(
+            candle_ms=result.candle_ms, close=result.close, signal=result.signal,
+            action=result.action, skipped=result.skipped, failed=result.failed,
+            new_candles=result.new_candles, candles_processed=self.candles_processed,
+            cycles_skipped=self.cycles_skipped, now_ms=self.clock.now_ms()))
 
     def wait_for_close(self) -> bool:
         """Sleep until the current candle has closed, watching SL/TP while a position is open.
@@ -116,6 +156,7 @@ class TradingBot:
         target = wake_time_ms(self.clock.now_ms(), self.timeframe_ms, self.offset_ms)
         while not self.stop_requested:
             now = self.clock.now_ms()
+            self.events.tick(now)
             if now >= target:
                 return True
             self.heartbeat_if_due(now)
@@ -150,6 +191,7 @@ class TradingBot:
             return None
         if price is None:
             return None
+        self.events.price(price, self.clock.now_ms())
         try:
             return self.positions.on_price(price)
         except Exception:  # noqa: BLE001 - the loop must survive any single failure
@@ -170,7 +212,7 @@ class TradingBot:
         except Exception as exc:  # noqa: BLE001 - one bad cycle must not end a days-long run
             self.cycles_skipped += 1
             errors.exception("Cycle failed and was skipped: %s", exc)
-            return CycleResult(skipped=str(exc))
+            return CycleResult(skipped=str(exc), failed=True)
 
     def _cycle(self) -> CycleResult:
         fetch = self.window.refresh(self.clock.now_ms())
@@ -180,12 +222,23 @@ class TradingBot:
             log.warning("Cycle skipped: %s", reason)
             return CycleResult(skipped=reason)
         frame = fetch.frame
-        stored = append_candles(self.candles_csv, frame)
+        if self.end_of_data_ms is not None:
+            frame = frame[frame["timestamp"] + self.timeframe_ms <= self.end_of_data_ms]
+            if frame.empty:
+                return CycleResult(action="the candle data ended")
+        store = self.recorder.store(frame)
+        stored = store.appended
         last_ts = int(frame["timestamp"].iloc[-1])
         done_ts = self.positions.last_candle_ms
         if done_ts is not None and last_ts <= done_ts:
-            return CycleResult(new_candles=0, action="no new closed candle")
-        fresh = int((frame["timestamp"] > done_ts).sum()) if done_ts is not None else 1
+            return CycleResult(new_candles=0, action="no new closed candle", candle_ms=last_ts)
+        fresh = 1
+        if done_ts is not None:
+            # Back-filled candles closed since the last cycle too: the count is not capped
+            # at the window's size.
+            first_ts = int(frame["timestamp"].iloc[0])
+            older = max(0, (first_ts - done_ts) // self.timeframe_ms - 1)
+            fresh = int((frame["timestamp"] > done_ts).sum()) + min(store.backfilled, older)
         if fresh > 1:
             log.info("%d candles closed since the last cycle; acting on the latest only", fresh)
         signals = self.strategy.compute(frame, self.strategy_params)
@@ -196,4 +249,5 @@ class TradingBot:
         self.candles_processed += fresh
         log.debug("Candle %s close %.2f: signal %d -> %s (%d stored)",
                   last_ts, close, signal, action, stored)
-        return CycleResult(new_candles=fresh, signal=signal, action=action)
+        return CycleResult(new_candles=fresh, signal=signal, action=action, candle_ms=last_ts,
+                           close=close)

@@ -149,6 +149,11 @@ class ExchangeClient:
             raise ExchangeRefused(
                 f"symbol {self.symbol} is not listed on this exchange; {_hint(exc)}"
             ) from exc
+        if market.get("spot") is False or market.get("active") is False:
+            kind = "not a spot market" if market.get("spot") is False else "not trading now"
+            raise ExchangeRefused(
+                f"symbol {self.symbol} is listed but {kind}; choose a spot symbol with status"
+                " TRADING (SYMBOL or --symbol)")
         self.rules = MarketRules.from_market(market)
         self.base_asset, self.quote_asset = self.rules.base, self.rules.quote
         return self.rules
