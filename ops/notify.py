@@ -231,6 +231,7 @@ class Notifier(BotEvents):
         self.limiter = limiter if limiter is not None else KindLimiter(ERROR_INTERVAL_S)
         self.worker.limiter = self.limiter
         self.name = name
+        self.close_wait_s = CLOSE_WAIT_S
         self.info: dict[str, Any] = {}
         self._day: int | None = None
         self._day_trades = 0
@@ -311,7 +312,7 @@ class Notifier(BotEvents):
         if self._handler is not None:
             logging.getLogger(self._logger_name).removeHandler(self._handler)
             self._handler = None
-        self.worker.close()
+        self.worker.close(self.close_wait_s)
 
 
 def parse_urls(text: str) -> list[str]:
