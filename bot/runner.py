@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.backfill import CandleRecorder
 from bot.events import BotEvents, CandleEvent
 from bot.timing import wake_time_ms
 from bot.window import CandleWindow
 from core.clock import Clock
 from core.errors import ExchangeUnavailable
-from storage.candles import append_candles
 
 log = logging.getLogger("paperbot")
 errors = logging.getLogger("paperbot.errors")
@@ -60,6 +60,8 @@ class TradingBot:
         heartbeat_seconds: float,
         max_candles: int | None = None,
         events: BotEvents | None = None,
+        end_of_data_ms: int | None = None,
+        end_message: str = "",
     ) -> None:
         self.client = client
         self.positions = positions
@@ -73,11 +75,16 @@ class TradingBot:
         self.offset_ms = int(close_offset_seconds * 1000)
         self.heartbeat_ms = int(heartbeat_seconds * 1000)
         self.max_candles = max_candles
+        # A replay's end: candles closing after it were never traded, so none is stored.
+        self.end_of_data_ms = end_of_data_ms
+        self.end_message = end_message or "The candle data ended; stopping"
+        self._end_logged = False
         self.candles_processed = 0
         self.cycles_skipped = 0
         self.stop_requested = False
         self._last_heartbeat_ms = clock.now_ms()
         self.window = CandleWindow(client, history_candles, timeframe_ms)
+        self.recorder = CandleRecorder(client, self.candles_csv, timeframe_ms)
         # Alerts, metrics, console and systemd listen here (bot/events.py).
         self.events = events if events is not None else BotEvents()
 
@@ -99,7 +106,21 @@ class TradingBot:
         """True once a stop was asked for or ``max_candles`` closed candles were processed."""
         if self.stop_requested:
             return True
+        if self.data_ended():
+            return True
         return self.max_candles is not None and self.candles_processed >= self.max_candles
+
+    def data_ended(self) -> bool:
+        """True (logged once) when the candle closing at ``end_of_data_ms`` is processed."""
+        last = self.positions.last_candle_ms
+        if self.end_of_data_ms is None or last is None:
+            return False
+        if last + self.timeframe_ms < self.end_of_data_ms:
+            return False
+        if not self._end_logged:
+            self._end_logged = True
+            log.info("%s", self.end_message)
+        return True
 
     # --- the loop ----------------------------------------------------------------------
 
@@ -201,12 +222,23 @@ class TradingBot:
             log.warning("Cycle skipped: %s", reason)
             return CycleResult(skipped=reason)
         frame = fetch.frame
-        stored = append_candles(self.candles_csv, frame)
+        if self.end_of_data_ms is not None:
+            frame = frame[frame["timestamp"] + self.timeframe_ms <= self.end_of_data_ms]
+            if frame.empty:
+                return CycleResult(action="the candle data ended")
+        store = self.recorder.store(frame)
+        stored = store.appended
         last_ts = int(frame["timestamp"].iloc[-1])
         done_ts = self.positions.last_candle_ms
         if done_ts is not None and last_ts <= done_ts:
             return CycleResult(new_candles=0, action="no new closed candle", candle_ms=last_ts)
-        fresh = int((frame["timestamp"] > done_ts).sum()) if done_ts is not None else 1
+        fresh = 1
+        if done_ts is not None:
+            # Back-filled candles closed since the last cycle too: the count is not capped
+            # at the window's size.
+            first_ts = int(frame["timestamp"].iloc[0])
+            older = max(0, (first_ts - done_ts) // self.timeframe_ms - 1)
+            fresh = int((frame["timestamp"] > done_ts).sum()) + min(store.backfilled, older)
         if fresh > 1:
             log.info("%d candles closed since the last cycle; acting on the latest only", fresh)
         signals = self.strategy.compute(frame, self.strategy_params)

@@ -64,13 +64,17 @@ def start_local_exchange(
     replay: Path | None = None,
     persist: bool = True,
     start_ms: int | None = None,
+    replay_frame: Any = None,
+    continue_generated: bool = False,
 ) -> LocalExchange:
     """Start the built-in emulator in this process on a PacedClock shared with the bot.
 
     The exchange's balances, orders and clock are kept in ``data/local_exchange.json`` so a
     second run continues where the first stopped, as the testnet would. A replay starts
     ``history_candles`` into the file, afresh every time. A generated market starts at
-    ``start_ms`` (default: now), so tests can pin the market they trade on.
+    ``start_ms`` (default: now), so tests can pin the market they trade on. ``replay_frame``
+    is the replay's candles when already read; ``continue_generated`` makes a generated market
+    (seeded by ``seed``) go on from the replay's last close after its last candle.
     """
     from emulator.market import ReplayMarket
     from emulator.persistence import load_emulator_state
@@ -80,7 +84,10 @@ def start_local_exchange(
     timeframe_ms = 60_000
     if replay is not None:
         try:
-            market = ReplayMarket(replay)
+            then = generated_market(settings.symbol, seed, settings.timeframe_seconds * 1000) \
+                if continue_generated else None
+            source = replay if replay_frame is None else replay_frame
+            market = ReplayMarket(source, then=then)
             start = market.default_start_ms(settings.history_candles)
         except (ValueError, OSError) as exc:
             raise StartupError(f"--replay {replay}: {exc}") from None
@@ -177,8 +184,12 @@ def build_positions(settings: Settings, *, client: Any, clock: Clock, exchange_n
 
 
 def build_bot(settings: Settings, *, client: Any, positions: Any, clock: Clock,
-              max_candles: int | None) -> TradingBot:
-    """The loop over the configured strategy; StartupError if history cannot warm it up."""
+              max_candles: int | None, end_of_data_ms: int | None = None,
+              end_message: str = "") -> TradingBot:
+    """The loop over the configured strategy; StartupError if history cannot warm it up.
+
+    ``end_of_data_ms`` (a replay's end) stops the loop once the candle closing then is done.
+    """
     from strategies.registry import get_strategy
 
     strategy = get_strategy(settings.strategy)
@@ -197,4 +208,5 @@ def build_bot(settings: Settings, *, client: Any, positions: Any, clock: Clock,
         history_candles=settings.history_candles,
         price_poll_seconds=settings.price_poll_seconds,
         close_offset_seconds=settings.candle_close_offset_seconds,
-        heartbeat_seconds=settings.heartbeat_seconds, max_candles=max_candles)
+        heartbeat_seconds=settings.heartbeat_seconds, max_candles=max_candles,
+        end_of_data_ms=end_of_data_ms, end_message=end_message)

@@ -52,6 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--replay", type=Path, default=None, metavar="CSV",
                         help="local only: replay this candle file (any layout 'main.py import'"
                              " reads) instead of a generated market")
+    parser.add_argument("--continue-generated", action="store_true",
+                        help="--replay only: after the file's last candle, go on with a generated"
+                             " market from its last close (default: the bot stops, exit 0)")
     parser.add_argument("--strategy", default=None, help="strategy name (see README)")
     parser.add_argument("--symbol", default=None, help="spot symbol, e.g. ETH/USDT (SYMBOL)")
     parser.add_argument("--timeframe", default=None, help="candle length, e.g. 5m (TIMEFRAME)")
@@ -108,8 +111,11 @@ def connect(settings, args: argparse.Namespace) -> Connection:
     from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET
 
     if settings.exchange == "local" and not args.exchange_url:
+        plan = getattr(args, "replay_plan", None)
         local = start_local_exchange(settings, speed=args.speed or 1.0, seed=args.seed,
-                                     replay=args.replay)
+                                     replay=args.replay,
+                                     replay_frame=None if plan is None else plan.frame,
+                                     continue_generated=getattr(args, "continue_generated", False))
         return Connection(local.clock, local.server.base_url, local.description,
                           DEFAULT_API_KEY, DEFAULT_API_SECRET, local)
     clock = choose_clock(settings.exchange, args.exchange_url)
@@ -156,6 +162,19 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"main.py: error: {problem}", file=sys.stderr)
         return 2
+    args.replay_plan = None
+    if args.replay is not None:
+        from bot.replay import prepare_replay, timeframe_is_set
+        from bot.wiring import StartupError as ReplayRefused
+        from config.settings import merged_environment
+
+        try:
+            settings, args.replay_plan = prepare_replay(
+                settings, args.replay, timeframe_set=timeframe_is_set(
+                    merged_environment(), getattr(args, "timeframe", None)))
+        except ReplayRefused as exc:
+            print(f"main.py: error: {exc}", file=sys.stderr)
+            return exc.status
 
     from storage.lock import DataDirLock, DataDirLocked, DataDirLockError
 
@@ -195,8 +214,12 @@ def _run_locked(args: argparse.Namespace, settings) -> int:
                               clock=conn.clock, api_key=conn.api_key, api_secret=conn.api_secret)
         positions = build_positions(settings, client=client, clock=conn.clock,
                                     exchange_name=settings.exchange)
+        plan = args.replay_plan
+        ends = plan is not None and not getattr(args, "continue_generated", False)
         bot = build_bot(settings, client=client, positions=positions, clock=conn.clock,
-                        max_candles=args.max_candles)
+                        max_candles=args.max_candles,
+                        end_of_data_ms=plan.end_ms if ends else None,
+                        end_message=plan.end_message() if ends else "")
         mode = console_mode(args.quiet, conn.clock.speed, sys.stdout)
         if mode == "progress":
             quiet_console_logs()  # the progress line replaces the info lines on the terminal
@@ -213,6 +236,8 @@ def _run_locked(args: argparse.Namespace, settings) -> int:
         bot.install_signal_handlers()
         trading = True
         status = bot.run()
+        if mode == "progress" and bot.data_ended():
+            print(bot.end_message)  # the log line is hidden behind the progress line
     except (StartupError, ExchangeRefused) as exc:
         # ExchangeRefused reaches here only from the start-up reconcile (e.g. wrong API keys);
         # every cycle catches its own. A configuration problem: one line, no traceback.

@@ -56,3 +56,10 @@ Feature: The bot survives crashes and exchange faults without losing or doubling
     And the bot buys and sells again, on order ids it has journaled before
     Then every fill from before and after the restart is in the trades journal once
     And the journal refused no row
+
+  Scenario: A stall longer than the candle window leaves no gap in the candle file
+    Given the bot running on the emulator
+    When the bot is frozen for 300 candles, longer than its 200-candle window
+    Then its next cycle back-fills the 100 candles the window no longer holds and logs it
+    And the log says 300 candles closed since the last cycle
+    And the candle file holds every candle once, with no gap

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-from pytest_bdd import given, then, when
+from pytest_bdd import given, parsers, then, when
 
 from storage.lock import lock_holder
 from storage.trades import load_rows
@@ -114,3 +114,36 @@ def all_fills_once(world):
 @then("the journal refused no row")
 def none_refused(world):
     assert "journal refused" not in world["harness"].log_text()
+
+
+# -- stall longer than the window ------------------------------------------------------------
+
+
+@when(parsers.parse("the bot is frozen for {candles:d} candles, longer than its {window:d}-candle"
+                    " window"))
+def frozen(world, candles, window):
+    harness, bot = world["harness"], world["bot"]
+    assert harness.settings.history_candles == window
+    # A frozen process: the exchange's time runs on, the bot runs no cycle meanwhile.
+    harness.clock.advance((candles - 1) * 60)  # the next close is the last of them
+    world["results"] = advance(bot, 1)
+
+
+@then(parsers.parse("its next cycle back-fills the {count:d} candles the window no longer holds"
+                    " and logs it"))
+def backfilled(world, count):
+    text = world["harness"].log_text()
+    assert f"Back-filled {count} closed candles" in text, text[-2000:]
+
+
+@then(parsers.parse("the log says {count:d} candles closed since the last cycle"))
+def closed_count(world, count):
+    assert world["results"][0].new_candles == count
+    assert f"{count} candles closed since the last cycle" in world["harness"].log_text()
+
+
+@then("the candle file holds every candle once, with no gap")
+def no_gap(world):
+    settings = world["harness"].settings
+    assert candle_problems(settings.candles_csv) == []
+    assert "has no candles" not in world["harness"].log_text()
