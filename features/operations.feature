@@ -13,7 +13,7 @@ Feature: Running unattended
 
   Scenario: A hanging or failing alert target never slows the bot or costs a journal row
     Given one alert target that never answers and one that answers 500
-    When the bot trades 30 candles on the in-process emulator with those targets
+    When the bot trades 20 candles on the in-process emulator with those targets
     Then it takes about as long as the same run without alerts and journals the same rows
     And errors.log says which target failed by number and scheme only, never its URL
 
