@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "check": "commands.check",
     "status": "commands.status",
     "import": "commands.import_candles",
+    "optimize": "commands.optimize",
 }
 
 

@@ -210,6 +210,8 @@ def _run_locked(args: argparse.Namespace, settings) -> int:
                       clock=conn.clock, max_bytes=settings.log_max_bytes,
                       backups=settings.log_backups)
         log_start(settings, conn.description)
+        for note in getattr(conn.local, "notes", None) or ():
+            logging.getLogger("paperbot").warning("%s", note)
         client = build_client(settings, kind=settings.exchange, base_url=conn.base_url,
                               clock=conn.clock, api_key=conn.api_key, api_secret=conn.api_secret)
         positions = build_positions(settings, client=client, clock=conn.clock,

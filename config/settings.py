@@ -29,6 +29,15 @@ STRATEGY_PARAMS: dict[str, int | float] = {
     "MACD_FAST": 12,
     "MACD_SLOW": 26,
     "MACD_SIGNAL": 9,
+    "SUPERTREND_ATR": 10,
+    "SUPERTREND_FACTOR": 3.0,
+    "BB_LENGTH": 20,
+    "BB_MULT": 2.0,
+    "KC_LENGTH": 20,
+    "KC_MULT": 2.0,
+    "KC_ATR": 10,
+    "CHANNEL_LENGTH": 5,
+    "MAX_INTRADAY_LOSS": 1.0,
 }
 STRATEGY = "sma_rsi"
 STOP_LOSS_PERCENT = 0.02
@@ -51,7 +60,8 @@ LOG_BACKUPS = 5
 DATA_DIR = PROJECT_DIR / "data"
 LOGS_DIR = PROJECT_DIR / "logs"
 
-STRATEGY_NAMES = ("sma_rsi", "ma2line", "rsi", "macd")
+STRATEGY_NAMES = ("sma_rsi", "ma2line", "rsi", "macd", "supertrend", "bollinger", "keltner",
+                  "channel_breakout", "barupdn")
 EXCHANGES = ("auto", "local", "testnet")
 TIMEFRAMES = {
     "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "2h": 7200,
@@ -199,6 +209,14 @@ def _strategy_params(env: Mapping[str, str]) -> dict[str, int | float]:
             f"RSI_OVERSOLD={params['RSI_OVERSOLD']} must be below"
             f" RSI_OVERBOUGHT={params['RSI_OVERBOUGHT']}; accepted: RSI_OVERSOLD < RSI_OVERBOUGHT"
         )
+    from strategies.params import FACTOR_KEYS, PERCENT_KEYS, check_value
+
+    for key in ("SUPERTREND_ATR", "BB_LENGTH", "KC_LENGTH", "KC_ATR", "CHANNEL_LENGTH",
+                *FACTOR_KEYS, *PERCENT_KEYS):
+        try:
+            params[key] = check_value(key, params[key])
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
     return params
 
 

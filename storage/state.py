@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import stat
 from dataclasses import MISSING, asdict, dataclass, field, fields
@@ -98,7 +99,7 @@ class BotState:
         unknown = set(data) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown key(s) {', '.join(sorted(unknown))}")
-        return cls(
+        state = cls(
             position=_record(Position, data.get("position"), "position"),
             pending=_pending(data.get("pending")),
             last_candle_ms=_optional_int(data.get("last_candle_ms"), "last_candle_ms"),
@@ -107,10 +108,45 @@ class BotState:
             symbol=_str(data.get("symbol", ""), "symbol"),
             extra=_dict(data.get("extra", {}), "extra"),
         )
+        problem = state_value_problem(state)
+        if problem is not None:
+            raise ValueError(problem)
+        return state
 
 
 _NUMBER_FIELDS = {"quantity", "entry_price", "entry_fee", "requested_price"}
 _INT_FIELDS = {"entry_time_ms", "signal_candle_ms", "created_ms"}
+# Numbers that must be above 0 when present; the others (a fee) must be at least 0.
+_POSITIVE_FIELDS = {"quantity", "entry_price", "requested_price"}
+
+
+def state_value_problem(state: BotState) -> str | None:
+    """The first out-of-range number of a state (one phrase naming it), or None.
+
+    Every number must be finite; quantities and prices above 0, fees, times and the order
+    sequence at least 0. A NaN quantity could never be sold, an infinite entry price fires an
+    instant stop-loss, a negative one makes up a profit: none may reach the position manager.
+    """
+    for name, record in (("position", state.position), ("pending", state.pending)):
+        if record is None:
+            continue
+        for spec in fields(record):
+            value = getattr(record, spec.name)
+            label = f"{name}.{spec.name}"
+            if spec.name in _NUMBER_FIELDS and value is not None:
+                if not math.isfinite(value):
+                    return f"'{label}' is {value!r}, not a finite number"
+                if spec.name in _POSITIVE_FIELDS and value <= 0:
+                    return f"'{label}' is {value!r}; it must be above 0"
+                if value < 0:
+                    return f"'{label}' is {value!r}; it must not be negative"
+            if spec.name in _INT_FIELDS and value is not None and value < 0:
+                return f"'{label}' is {value!r}; a time cannot be negative"
+    if state.last_candle_ms is not None and state.last_candle_ms < 0:
+        return f"'last_candle_ms' is {state.last_candle_ms!r}; a time cannot be negative"
+    if state.order_seq < 0:
+        return f"'order_seq' is {state.order_seq!r}; it must not be negative"
+    return None
 
 
 def _record(kind: type, raw: Any, name: str) -> Any:

@@ -6,6 +6,7 @@ Imported by tests/test_resilience_feature.py, which binds the whole feature file
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -147,3 +148,100 @@ def no_gap(world):
     settings = world["harness"].settings
     assert candle_problems(settings.candles_csv) == []
     assert "has no candles" not in world["harness"].log_text()
+
+
+# -- files the bot refuses at start ------------------------------------------------------------
+
+YEAR_2100_MS = 4_102_444_800_000
+
+
+def _state_doc(**position) -> dict:
+    doc = {"version": 1, "last_candle_ms": None, "order_seq": 1, "symbol": "BTC/USDT",
+           "extra": {}, "pending": None,
+           "position": {"quantity": 0.001, "entry_price": 23000.0, "entry_time_ms": 0,
+                        "entry_order_id": "1", "entry_client_order_id": "pb-1b-x"}}
+    doc["position"].update(position)
+    return doc
+
+
+def _folders(world, docs: dict) -> None:
+    world["folders"] = {}
+    for name, (state, candles) in docs.items():
+        data = world["dir"] / name
+        data.mkdir()
+        if state is not None:
+            # json.dumps writes NaN and Infinity as a careless tool or hand edit would.
+            (data / "state.json").write_text(json.dumps(state))
+        if candles is not None:
+            (data / "historical_data.csv").write_text(
+                "timestamp,open,high,low,close,volume\n" + candles)
+        world["folders"][name] = data
+    world["before"] = {name: sorted((p.name, p.read_bytes()) for p in data.iterdir())
+                       for name, data in world["folders"].items()}
+
+
+@given("a data folder whose state says the last candle was in 2100, and one whose candle file"
+       " ends in 2100")
+def future_folders(world):
+    state = _state_doc()
+    state.update(position=None, last_candle_ms=YEAR_2100_MS)
+    _folders(world, {"state": (state, None),
+                     "candles": (None, f"{YEAR_2100_MS},100,101,99,100,5\n")})
+
+
+@given("data folders whose state holds a NaN quantity, an infinite entry price and a negative"
+       " entry price")
+def bad_state_folders(world):
+    _folders(world, {"nan": (_state_doc(quantity=float("nan")), None),
+                     "inf": (_state_doc(entry_price=float("inf")), None),
+                     "neg": (_state_doc(entry_price=-23000.0), None)})
+
+
+@when("the bot starts on each folder")
+def start_on_each(world, capsys):
+    import main
+
+    world["runs"] = {}
+    for name, data in world["folders"].items():
+        status = main.main(["--exchange", "local", "--data-dir", str(data), "--logs-dir",
+                            str(world["dir"] / "logs" / name), "--max-candles", "1", "--quiet"])
+        world["runs"][name] = (status, capsys.readouterr().err)
+
+
+def _one_line(run) -> str:
+    status, stderr = run
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert status == 2 and len(lines) == 1, (status, stderr)
+    return lines[0]
+
+
+@then("each stops with exit 2 and one line naming the file, the year 2100 and the fix")
+def future_refused(world):
+    for name, result in world["runs"].items():
+        line = _one_line(result)
+        expected = "state.json" if name == "state" else "historical_data.csv"
+        assert expected in line and "2100-01-01" in line and "Move it away" in line, line
+
+
+@then("no file in those folders was changed")
+def unchanged(world):
+    for name, data in world["folders"].items():
+        files = sorted((p.name, p.read_bytes()) for p in data.iterdir()
+                       if p.name not in (".paperbot.lock", "local_exchange.json",
+                                         "historical_trades.csv"))
+        assert files == world["before"][name], name
+
+
+@then("each stops with exit 2 and one line naming the bad value")
+def bad_value_refused(world):
+    expected = {"nan": "'position.quantity' is nan", "inf": "'position.entry_price' is inf",
+                "neg": "'position.entry_price' is -23000.0"}
+    for name, result in world["runs"].items():
+        assert expected[name] in _one_line(result)
+
+
+@then("each state file was kept aside as state.json.corrupt-<stamp>")
+def kept_aside(world):
+    for data in world["folders"].values():
+        assert not (data / "state.json").exists()
+        assert len(list(data.glob("state.json.corrupt-*"))) == 1
