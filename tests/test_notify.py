@@ -149,3 +149,20 @@ def test_helpers_split_urls_name_schemes_and_classify_errors():
     assert error_kind("fetch OHLCV failed after 3 attempt(s): 503") == "cycle_skipped"
     assert error_kind("SELL order rejected: -2010") == "order"
     assert error_kind("disk full") == "other"
+
+
+def test_after_close_gives_up_on_a_hanging_target_nothing_more_is_logged(capsys, caplog):
+    """
+    Given a worker whose only target hangs longer than the close wait
+    When close(0.2) returns and the target later times out
+    Then close reports False and no failure line is logged or printed afterwards
+    """
+    with Receiver("hang") as hang:
+        worker = DeliveryWorker([hang.url(0.6)])
+        worker.submit("t", "m")
+        assert hang.arrived.wait(5)
+        with caplog.at_level(logging.ERROR, logger="paperbot.alerts"):
+            assert worker.close(0.2) is False
+            time.sleep(0.8)
+        hang.released.set()
+    assert caplog.text == "" and capsys.readouterr().err == ""

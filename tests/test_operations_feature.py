@@ -146,7 +146,7 @@ def trade_with_bad_targets(world, tmp_path, n):
         world["baseline"] = _harness_run(tmp_path, "plain", n)
         # A synchronous sender would wait 2 s on the hanging target for every alert.
         world["alerted"] = _harness_run(tmp_path, "alerts", n,
-                                        [hang.url(2.0, TOKEN), fail.url(2.0, TOKEN)])
+                                        [fail.url(2.0, TOKEN), hang.url(2.0, TOKEN)])
     finally:
         hang.__exit__()
         fail.__exit__()
@@ -165,7 +165,7 @@ def not_slowed(world):
 @then("errors.log says which target failed by number and scheme only, never its URL")
 def failures_logged(world):
     errors_log = world["alerted"][2]
-    assert "alert to target 2 (json) was not delivered" in errors_log
+    assert "alert to target 1 (json) was not delivered" in errors_log
     assert TOKEN not in errors_log and "127.0.0.1:" not in errors_log
 
 
