@@ -33,7 +33,8 @@ MODES = ("long-only", "long-short")
 
 # Exit reason codes stored per trade; names as the report prints them.
 SIGNAL, STOP_LOSS, TAKE_PROFIT, END = 0, 1, 2, 3
-REASONS = ("signal", "stop_loss", "take_profit", "end")
+# 4: strategy.risk.max_intraday_loss closed the position (backtest.orders).
+REASONS = ("signal", "stop_loss", "take_profit", "end", "max_intraday_loss")
 
 # First scan window of the SL/TP search; it grows 4x per miss so a long trade costs a few
 # numpy calls while a trade stopped out after a few bars does not scan the rest of its bars.
@@ -99,6 +100,7 @@ class Trades:
     reason: np.ndarray  # int8, index into REASONS
     seen_high: np.ndarray  # float64
     seen_low: np.ndarray  # float64
+    qty: np.ndarray | None = None  # float64 contracts per trade; None: FillRules.qty each
 
     def __len__(self) -> int:
         return int(self.direction.size)

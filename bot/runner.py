@@ -2,7 +2,8 @@
 
 The loop owns timing and the order of steps only. Candles come from the exchange client, signals
 from the strategy, orders and journals from the position manager; each can fail on its own and
-the loop logs it and goes on to the next cycle.
+the loop logs it and goes on to the next cycle, unless the failure cannot heal (bot/failures.py):
+then ``run`` stops with ``stop_reason`` and its exit status.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from bot.backfill import CandleRecorder
 from bot.events import BotEvents, CandleEvent
+from bot.failures import BotStop, FailureGuard
 from bot.timing import wake_time_ms
 from bot.window import CandleWindow
 from core.clock import Clock
@@ -85,6 +87,12 @@ class TradingBot:
         self._last_heartbeat_ms = clock.now_ms()
         self.window = CandleWindow(client, history_candles, timeframe_ms)
         self.recorder = CandleRecorder(client, self.candles_csv, timeframe_ms)
+        # Identical failures that repeat stop the bot instead of looping (bot/failures.py).
+        self.cycle_failures = FailureGuard()
+        self.price_failures = FailureGuard()
+        self.stop_reason: str | None = None
+        # While the price cannot be read the poll backs off, up to one candle.
+        self._price_poll_ms = self.poll_ms
         # Alerts, metrics, console and systemd listen here (bot/events.py).
         self.events = events if events is not None else BotEvents()
 
@@ -130,15 +138,20 @@ class TradingBot:
         for line in notes:
             log.info("Reconcile: %s", line)
         self.events.ready(notes, self.clock.now_ms())
-        while not self.done():
-            if not self.wait_for_close():
-                break
-            self.report(self.run_cycle())
+        status = 0
+        try:
+            while not self.done():
+                if not self.wait_for_close():
+                    break
+                self.report(self.run_cycle())
+        except BotStop as stop:
+            self.stop_reason, status = str(stop), stop.status
+            log.error("%s", stop)
         summary = self.positions.summary()
         log.info("Stopped after %d closed candles (%d cycles skipped). %s",
                  self.candles_processed, self.cycles_skipped, summary)
         self.events.stopped(summary, self.clock.now_ms())
-        return 0
+        return status
 
     def report(self, result: CycleResult) -> None:
         """Tell the listeners what a cycle did."""
@@ -164,7 +177,7 @@ class TradingBot:
             step_ms = min(target - now, self._last_heartbeat_ms + self.heartbeat_ms - now)
             if self.positions.position is not None:
                 self.check_protective_exit()
-                step_ms = min(step_ms, self.poll_ms)
+                step_ms = min(step_ms, self._price_poll_ms)
             self.sleep_ms(max(step_ms, 1))
         return False
 
@@ -184,19 +197,26 @@ class TradingBot:
         try:
             price = self.client.last_price()
         except ExchangeUnavailable as exc:
-            log.warning("Price check skipped: %s", exc)
+            self._price_poll_ms = min(self._price_poll_ms * 2, self.timeframe_ms)
+            log.warning("Price check skipped: %s; next try in %.0f s", exc,
+                        self._price_poll_ms / 1000)
             return None
-        except Exception:  # noqa: BLE001 - e.g. a refused key: logged, the loop goes on
+        except Exception as exc:  # noqa: BLE001 - logged; the guard stops what cannot heal
             errors.exception("Price check failed")
+            self.price_failures.check(exc, "the price check")
             return None
+        self._price_poll_ms = self.poll_ms
         if price is None:
             return None
         self.events.price(price, self.clock.now_ms())
         try:
-            return self.positions.on_price(price)
-        except Exception:  # noqa: BLE001 - the loop must survive any single failure
+            result = self.positions.on_price(price)
+        except Exception as exc:  # noqa: BLE001 - the loop must survive any single failure
             errors.exception("Stop-loss / take-profit check failed at price %s", price)
+            self.price_failures.check(exc, "the stop-loss / take-profit check")
             return None
+        self.price_failures.success()
+        return result
 
     def heartbeat_if_due(self, now_ms: int) -> None:
         """Log a heartbeat line when ``heartbeat_seconds`` have passed since the last one."""
@@ -208,11 +228,16 @@ class TradingBot:
     def run_cycle(self) -> CycleResult:
         """Fetch closed candles, store the new ones, compute the signal and act on it."""
         try:
-            return self._cycle()
+            result = self._cycle()
         except Exception as exc:  # noqa: BLE001 - one bad cycle must not end a days-long run
             self.cycles_skipped += 1
             errors.exception("Cycle failed and was skipped: %s", exc)
+            # Unless it cannot heal: a refusal, or the same failure cycle after cycle.
+            self.cycle_failures.check(exc, "the candle cycle")
             return CycleResult(skipped=str(exc), failed=True)
+        if not result.skipped:
+            self.cycle_failures.success()
+        return result
 
     def _cycle(self) -> CycleResult:
         fetch = self.window.refresh(self.clock.now_ms())

@@ -35,14 +35,40 @@ def add_fill_arguments(parser: argparse.ArgumentParser) -> None:
                              " .feather/.json, a Binance kline CSV, Date,Open,High,Low,Close,"
                              "Volume (default: data/historical_data.csv)")
     parser.add_argument("--strategy", default=None,
-                        help="ma2line, rsi, macd or sma_rsi (default: STRATEGY setting)")
+                        help="sma_rsi, ma2line, rsi, macd, supertrend, bollinger, keltner,"
+                             " channel_breakout or barupdn (default: STRATEGY setting)")
     parser.add_argument("--param", action="append", metavar="K=V",
                         help="strategy parameter, repeatable (e.g. --param RSI_PERIOD=21)")
     parser.add_argument("--slippage", type=float, default=0.0,
                         help="fraction of the price lost on market and stop fills (default 0)")
+    parser.add_argument("--qty-percent", type=float, default=None, metavar="P",
+                        help="size every order as P %% of equity (TradingView's"
+                             " percent_of_equity) instead of a fixed --qty")
+    parser.add_argument("--lot", type=float, default=None,
+                        help="quantity step percent sizes are floored to (default 0.00001,"
+                             " Binance's BTC/USDT step)")
+    parser.add_argument("--mintick", type=float, default=None,
+                        help="price step of stop levels (default: from the candles' decimals)")
+    parser.add_argument("--day-start", default=None, metavar="'HH:MM ZONE'",
+                        help="start of the trading day for max intraday loss (default"
+                             " '00:00 UTC'; FX: '17:00 America/New_York')")
     from backtest.time_range import add_range_arguments
 
     add_range_arguments(parser)
+
+
+def broker_settings(args: argparse.Namespace, lot: float | None = None,
+                    qty_percent: float | None = None):
+    """``BrokerSettings`` from the shared options (``lot``/``qty_percent``: defaults to use)."""
+    from backtest.run import DEFAULT_LOT, BrokerSettings
+    from backtest.trading_day import DEFAULT_DAY_START, parse_day_start
+
+    day_start = args.day_start or DEFAULT_DAY_START
+    parse_day_start(day_start)
+    chosen_lot = args.lot if args.lot is not None else (lot or DEFAULT_LOT)
+    return BrokerSettings(mintick=args.mintick, lot=chosen_lot,
+                          qty_percent=args.qty_percent if args.qty_percent is not None
+                          else qty_percent, day_start=day_start)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -122,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     from backtest.engine import BacktestError
     from backtest.progress import ProgressBar
     from backtest.report import build_report, format_console, write_json
-    from backtest.run import ranged_signals, run_on_signal
+    from backtest.run import run_backtest
     from backtest.time_range import TimeRange, TimeRangeError
     from backtest.tradelist import write_trade_list
     from storage.candle_formats import stderr_note
@@ -135,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         overrides = parse_params(args.param)
         rules = fill_rules(args, settings)
         time_range = TimeRange.from_flags(args.start, args.end)
+        broker = broker_settings(args)
     except (ValueError, BacktestError) as exc:
         return fail("backtest", str(exc))
     strategy = args.strategy or settings.strategy
@@ -148,10 +175,9 @@ def run(args: argparse.Namespace) -> int:
         candles = load_candles(data, note=stderr_note("backtest"))
         progress.phase("signals", 0.5, 0.65)
         params = strategy_params(settings, strategy, overrides)
-        frame, params, candles = ranged_signals(candles, strategy, params, time_range)
-        progress.phase("fills", 0.65, 0.9)
-        result = run_on_signal(candles, frame["signal"].to_numpy(), rules, args.capital,
-                               strategy, params, frame, progress)
+        progress.phase("fills", 0.5, 0.9)
+        result = run_backtest(candles, strategy, params, rules, args.capital, progress,
+                              time_range, broker)
         progress.phase("report", 0.9, 1.0)
         report = build_report(result, str(data))
         args.out.mkdir(parents=True, exist_ok=True)

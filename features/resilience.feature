@@ -75,3 +75,14 @@ Feature: The bot survives crashes and exchange faults without losing or doubling
     When the bot starts on each folder
     Then each stops with exit 2 and one line naming the bad value
     And each state file was kept aside as state.json.corrupt-<stamp>
+
+  Scenario: A failure that cannot heal stops the bot instead of looping
+    Given the bot running on the emulator
+    When its candle file is replaced by a folder, with 50 candles still to go
+    Then the bot stops with exit 1 after 5 identical failed cycles, naming the cause in one line
+    And errors.log holds that traceback once and counts the repeats
+
+  Scenario: An interval the exchange refuses stops the bot at the first try
+    Given the bot running on the emulator
+    When the exchange refuses the bot's candle interval, with 50 candles still to go
+    Then the bot stops with exit 2 after one cycle, saying to check TIMEFRAME

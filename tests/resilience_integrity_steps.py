@@ -245,3 +245,48 @@ def kept_aside(world):
     for data in world["folders"].values():
         assert not (data / "state.json").exists()
         assert len(list(data.glob("state.json.corrupt-*"))) == 1
+
+
+# -- failures that cannot heal ---------------------------------------------------------------
+
+
+@when(parsers.parse("its candle file is replaced by a folder, with {left:d} candles still to go"))
+def candle_folder(world, left):
+    bot, csv = world["bot"], world["harness"].settings.candles_csv
+    bot.max_candles = bot.candles_processed + left
+    csv.unlink()
+    csv.mkdir()
+    world["status"] = bot.run()
+
+
+@then(parsers.parse("the bot stops with exit 1 after {count:d} identical failed cycles, naming"
+                    " the cause in one line"))
+def stopped_exit_1(world, count):
+    bot = world["bot"]
+    assert world["status"] == 1 and bot.cycles_skipped == count
+    assert "IsADirectoryError" in bot.stop_reason and "\n" not in bot.stop_reason
+    assert bot.stop_reason in world["harness"].log_text()
+
+
+@then("errors.log holds that traceback once and counts the repeats")
+def counted(world):
+    world["harness"].close()
+    world.pop("harness")
+    text = (world["dir"] / "logs" / "errors.log").read_text()
+    assert text.count("Traceback") == 1 and "... repeated 4 times" in text
+
+
+@when(parsers.parse("the exchange refuses the bot's candle interval, with {left:d} candles still"
+                    " to go"))
+def interval_refused(world, left):
+    bot = world["bot"]
+    bot.max_candles = bot.candles_processed + left
+    bot.client.timeframe = "7m"  # an interval the exchange does not serve
+    world["status"] = bot.run()
+
+
+@then("the bot stops with exit 2 after one cycle, saying to check TIMEFRAME")
+def stopped_exit_2(world):
+    bot = world["bot"]
+    assert world["status"] == 2 and bot.cycles_skipped == 1
+    assert "check TIMEFRAME" in bot.stop_reason
