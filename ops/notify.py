@@ -162,10 +162,10 @@ class DeliveryWorker:
             try:
                 item = self.queue.get(timeout=self.poll_s)
             except queue.Empty:
-                item = ()
-            if item is None:
-                return
-            if item:
+                pass
+            else:
+                if item is None:
+                    return
                 self._deliver(*item)
             if self.limiter is not None:
                 for line in self.limiter.due():
