@@ -227,9 +227,9 @@ def future_refused(world):
 @then("no file in those folders was changed")
 def unchanged(world):
     for name, data in world["folders"].items():
-        files = sorted((p.name, p.read_bytes()) for p in data.iterdir()
-                       if p.name not in (".paperbot.lock", "local_exchange.json",
-                                         "historical_trades.csv"))
+        made = (".paperbot.lock", ".paperbot.reserve", "local_exchange.json",
+                "historical_trades.csv")
+        files = sorted((p.name, p.read_bytes()) for p in data.iterdir() if p.name not in made)
         assert files == world["before"][name], name
 
 
