@@ -22,6 +22,7 @@ from bot.timing import wake_time_ms
 from bot.window import CandleWindow
 from core.clock import Clock
 from core.errors import ExchangeUnavailable
+from strategies.orders import has_orders, intents
 
 log = logging.getLogger("paperbot")
 errors = logging.getLogger("paperbot.errors")
@@ -64,6 +65,7 @@ class TradingBot:
         events: BotEvents | None = None,
         end_of_data_ms: int | None = None,
         end_message: str = "",
+        price_tick: float | None = None,
     ) -> None:
         self.client = client
         self.positions = positions
@@ -77,6 +79,8 @@ class TradingBot:
         self.offset_ms = int(close_offset_seconds * 1000)
         self.heartbeat_ms = int(heartbeat_seconds * 1000)
         self.max_candles = max_candles
+        # The market's price step, the ``syminfo.mintick`` of strategies placing stops.
+        self.price_tick = price_tick
         # A replay's end: candles closing after it were never traded, so none is stored.
         self.end_of_data_ms = end_of_data_ms
         self.end_message = end_message or "The candle data ended; stopping"
@@ -175,11 +179,16 @@ class TradingBot:
             self.heartbeat_if_due(now)
             # Wake for the next heartbeat too, so a long candle (1h, 1d) is no silent hour.
             step_ms = min(target - now, self._last_heartbeat_ms + self.heartbeat_ms - now)
-            if self.positions.position is not None:
+            if self.positions.position is not None or self.armed_stops():
                 self.check_protective_exit()
                 step_ms = min(step_ms, self._price_poll_ms)
             self.sleep_ms(max(step_ms, 1))
         return False
+
+    def armed_stops(self) -> bool:
+        """True while the position manager holds armed stop entries to watch."""
+        state = getattr(self.positions, "state", None)
+        return bool(getattr(state, "stop_entries", None))
 
     def sleep_ms(self, ms: int) -> None:
         """Sleep on the clock in slices of at most a second of wall time.
@@ -239,6 +248,13 @@ class TradingBot:
             self.cycle_failures.success()
         return result
 
+    def compute_signals(self, frame):
+        """The strategy's output frame; bar strategies get the market's tick as mintick."""
+        if getattr(self.strategy, "inputs", "close") == "bars":
+            mintick = self.price_tick if self.price_tick else None
+            return self.strategy.compute(frame, self.strategy_params, mintick=mintick)
+        return self.strategy.compute(frame, self.strategy_params)
+
     def _cycle(self) -> CycleResult:
         fetch = self.window.refresh(self.clock.now_ms())
         if fetch.frame is None or fetch.frame.empty:
@@ -266,10 +282,16 @@ class TradingBot:
             fresh = int((frame["timestamp"] > done_ts).sum()) + min(store.backfilled, older)
         if fresh > 1:
             log.info("%d candles closed since the last cycle; acting on the latest only", fresh)
-        signals = self.strategy.compute(frame, self.strategy_params)
+        signals = self.compute_signals(frame)
         signal = int(signals["signal"].iloc[-1])
         close = float(frame["close"].iloc[-1])
-        action = self.positions.on_signal(signal, last_ts, close)
+        if has_orders(signals):
+            long_id, short_id = self.strategy.entry_ids
+            action = self.positions.on_orders(
+                intents(signals).at(len(signals) - 1), last_ts, close, long_id=long_id,
+                short_id=short_id, oca=self.strategy.oca or "")
+        else:
+            action = self.positions.on_signal(signal, last_ts, close)
         self.positions.mark_candle_processed(last_ts)
         self.candles_processed += fresh
         log.debug("Candle %s close %.2f: signal %d -> %s (%d stored)",

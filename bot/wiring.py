@@ -225,7 +225,7 @@ def build_positions(settings: Settings, *, client: Any, clock: Clock, exchange_n
             stop_loss_percent=settings.stop_loss_percent,
             take_profit_percent=settings.take_profit_percent, strategy_name=settings.strategy,
             exchange_name=exchange_name, clock=clock,
-            quantity_step=client.market_rules().step)
+            quantity_step=client.market_rules().step, price_tick=client.market_rules().tick)
     except (StateFileError, TradeJournalError, OSError) as exc:
         raise StartupError(str(exc)) from None
     from core.errors import ExchangeUnavailable
@@ -274,4 +274,5 @@ def build_bot(settings: Settings, *, client: Any, positions: Any, clock: Clock,
         price_poll_seconds=settings.price_poll_seconds,
         close_offset_seconds=settings.candle_close_offset_seconds,
         heartbeat_seconds=settings.heartbeat_seconds, max_candles=max_candles,
-        end_of_data_ms=end_of_data_ms, end_message=end_message)
+        end_of_data_ms=end_of_data_ms, end_message=end_message,
+        price_tick=client.market_rules().tick)

@@ -220,3 +220,28 @@ def test_resume_skips_done_rows_and_refuses_other_fill_rules(swept, candles, tmp
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "other fill rules" in err[0]
     assert folder_state(out) == before
+
+
+@pytest.mark.parametrize("strategy,grid,extra", [
+    ("bollinger", ["--grid", "BB_LENGTH=10,20", "--grid", "BB_MULT=1.5,2"],
+     ["--mode", "long-short", "--qty-percent", "10"]),
+    ("macd", ["--grid", "MACD_FAST=6,12", "--grid", "MACD_SLOW=26"],
+     ["--from", "2024-01-01T10:00", "--to", "2024-01-02T12:00"]),
+])
+def test_order_broker_strategies_and_time_ranges_equal_their_backtests(
+        candles, tmp_path, strategy, grid, extra):
+    """
+    Given a stop-entry strategy with percent sizing, and a MACD sweep cut by --from/--to
+    When each sweep runs and its rows are backtested with the same options
+    Then every Performance Summary value matches, bit for bit
+    """
+    out = tmp_path / "out"
+    assert optimize("--data", candles, "--strategy", strategy, *grid, *extra, "--workers", "1",
+                    "--out", out) == 0
+    keys = [g.split("=")[0] for g in grid[1::2]]
+    for k, row in enumerate(read_results(out)):
+        params = [a for key in keys for a in ("--param", f"{key}={row[key]}")]
+        report = backtest_report("--data", candles, "--strategy", strategy, *params, *extra,
+                                 "--out", tmp_path / f"bt{k}")
+        for name, value in report["performance"].items():
+            assert row[name] == value, (name, row[name], value)
