@@ -127,7 +127,7 @@ def format_console(report: dict[str, Any]) -> str:
         pct_text = format_value(f"{name} %", pct) if pct != "" else ""
         lines.append(f"{name:<32}{format_value(name, value):>20}{pct_text:>14}")
     lines += ["", f"{'Exit reason':<16}{'trades':>8}{'winning':>9}{'net P&L':>18}"]
-    for reason in REASONS:
+    for reason in (r for r in REASONS if r in report["exit_reasons"]):
         row = report["exit_reasons"][reason]
         lines.append(f"{reason:<16}{row['trades']:>8,}{row['winning']:>9,}"
                      f"{format_value('net', row['net_pnl']):>18}")

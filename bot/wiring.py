@@ -8,7 +8,7 @@ import json
 import logging
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +31,13 @@ class StartupError(Exception):
 
 @dataclass
 class LocalExchange:
-    """An in-process emulator and the clock it shares with the bot."""
+    """An in-process emulator and the clock it shares with the bot; ``notes`` are warnings
+    found while starting it, for the log once it is set up."""
 
     server: Any
     clock: Clock
     description: str
+    notes: list[str] = field(default_factory=list)
 
 
 def remote_emulator_clock(base_url: str, timeout_s: float = 5.0) -> AcceleratedClock:
@@ -100,16 +102,64 @@ def start_local_exchange(
     state_path = settings.data_dir / LOCAL_STATE_FILE if persist and replay is None else None
     clock = PacedClock(start, speed=speed)
     server = EmulatorServer(market, clock, symbol=settings.symbol, state_path=state_path)
+    notes = []
     if state_path is not None:
         try:
             saved_ms = load_emulator_state(server, state_path)
         except ValueError as exc:
             raise StartupError(str(exc)) from None
+        except OSError as exc:
+            raise StartupError(
+                f"{state_path}: cannot read the local exchange's saved state ({exc.strerror});"
+                " it must be a file: move it away and start again") from None
         # The exchange's time never runs backwards across runs, as the testnet's does not.
         if saved_ms is not None and saved_ms > clock.now_ms():
-            clock.advance((saved_ms - clock.now_ms()) / 1000)
+            ahead_ms = saved_ms - clock.now_ms()
+            clock.advance(ahead_ms / 1000)
+            if ahead_ms > timeframe_ms and start_ms is None:
+                notes.append(saved_clock_note(state_path, ahead_ms))
     server.start()
-    return LocalExchange(server=server, clock=clock, description=description)
+    return LocalExchange(server=server, clock=clock, description=description, notes=notes)
+
+
+def saved_clock_note(path: Path, ahead_ms: int) -> str:
+    """The warning for a saved local-exchange clock ahead of real time (a --speed run)."""
+    hours = ahead_ms / 3_600_000
+    if hours >= 48:
+        ahead = f"{hours / 24:.0f} days"
+    elif hours >= 1:
+        ahead = f"{hours:.0f}h"
+    else:
+        ahead = f"{max(1, round(hours * 60))} min"
+    return (f"{path}: the local exchange's saved clock is {ahead} ahead of real"
+            " time (a faster --speed run saved it); it continues from there. Remove the file to"
+            " start the local exchange at the real time")
+
+
+def future_time_problem(settings: Settings, state: Any, now_ms: int) -> str | None:
+    """A time in the state or candle file after the exchange's ``now_ms``, as one line, or None.
+
+    Such a time (a faster simulated clock, a hand-edited or year-2100 row) would make the bot
+    wait for candles that never come: nothing processed, nothing stored, silently.
+    """
+    from exchange.validation import describe_time
+    from storage.candles import last_stored_timestamp
+
+    candidates = [
+        (state.last_candle_ms, settings.state_file, "the last handled candle"),
+        (state.position.entry_time_ms if state.position else None, settings.state_file,
+         "the open position's entry time"),
+        (state.pending.created_ms if state.pending else None, settings.state_file,
+         "the pending order's time"),
+        (last_stored_timestamp(settings.candles_csv), settings.candles_csv,
+         "the last stored candle"),
+    ]
+    for value, path, what in candidates:
+        if value is not None and value > now_ms:
+            return (f"{path}: {what} ({describe_time(value)}) is after the exchange's time"
+                    f" ({describe_time(now_ms)}); the file comes from a faster simulated clock"
+                    " or was edited. Move it away (or use another DATA_DIR) and start again")
+    return None
 
 
 def choose_clock(exchange_kind: str, exchange_url: str | None) -> Clock:
@@ -169,9 +219,18 @@ def build_positions(settings: Settings, *, client: Any, clock: Clock, exchange_n
             stop_loss_percent=settings.stop_loss_percent,
             take_profit_percent=settings.take_profit_percent, strategy_name=settings.strategy,
             exchange_name=exchange_name, clock=clock,
-            quantity_step=client.market_rules().step)
+            quantity_step=client.market_rules().step, price_tick=client.market_rules().tick)
     except (StateFileError, TradeJournalError, OSError) as exc:
         raise StartupError(str(exc)) from None
+    from core.errors import ExchangeUnavailable
+
+    try:
+        now_ms = client.server_time_ms()
+    except ExchangeUnavailable as exc:
+        raise StartupError(f"the exchange is unreachable at start: {exc}", status=1) from None
+    problem = future_time_problem(settings, positions.state, now_ms)
+    if problem:
+        raise StartupError(problem)
     owner = positions.state.extra.get("exchange")
     busy = positions.position is not None or positions.state.pending is not None
     if owner and owner != exchange_name and busy:
@@ -209,4 +268,5 @@ def build_bot(settings: Settings, *, client: Any, positions: Any, clock: Clock,
         price_poll_seconds=settings.price_poll_seconds,
         close_offset_seconds=settings.candle_close_offset_seconds,
         heartbeat_seconds=settings.heartbeat_seconds, max_candles=max_candles,
-        end_of_data_ms=end_of_data_ms, end_message=end_message)
+        end_of_data_ms=end_of_data_ms, end_message=end_message,
+        price_tick=client.market_rules().tick)

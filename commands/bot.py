@@ -176,6 +176,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"main.py: error: {exc}", file=sys.stderr)
             return exc.status
 
+    problem = logs_dir_problem(settings.logs_dir)
+    if problem:
+        print(f"main.py: error: {problem}", file=sys.stderr)
+        return 2
     from storage.lock import DataDirLock, DataDirLocked, DataDirLockError
 
     # Held until the process ends: a second bot on this folder would double every order.
@@ -189,6 +193,22 @@ def run(args: argparse.Namespace) -> int:
         return _run_locked(args, settings)
     finally:
         lock.release()
+
+
+def logs_dir_problem(folder: Path) -> str | None:
+    """Why the logs cannot go to ``folder`` (a file, /dev/null, not creatable), or None."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        return (f"LOGS_DIR / --logs-dir {folder} is not a folder; point it to a folder (it is"
+                " created if missing)")
+    if not folder.exists():
+        parent = next((p for p in folder.parents if p.exists()), None)
+        if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            return (f"LOGS_DIR / --logs-dir {folder} cannot be created ({parent} is not a"
+                    " writable folder); point it elsewhere")
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        return f"LOGS_DIR / --logs-dir {folder} is not writable; fix its permission"
+    return None
 
 
 def _run_locked(args: argparse.Namespace, settings) -> int:
@@ -210,6 +230,8 @@ def _run_locked(args: argparse.Namespace, settings) -> int:
                       clock=conn.clock, max_bytes=settings.log_max_bytes,
                       backups=settings.log_backups)
         log_start(settings, conn.description)
+        for note in getattr(conn.local, "notes", None) or ():
+            logging.getLogger("paperbot").warning("%s", note)
         client = build_client(settings, kind=settings.exchange, base_url=conn.base_url,
                               clock=conn.clock, api_key=conn.api_key, api_secret=conn.api_secret)
         positions = build_positions(settings, client=client, clock=conn.clock,
@@ -236,6 +258,8 @@ def _run_locked(args: argparse.Namespace, settings) -> int:
         bot.install_signal_handlers()
         trading = True
         status = bot.run()
+        if getattr(bot, "stop_reason", None):
+            print(f"main.py: error: {bot.stop_reason}", file=sys.stderr)
         if mode == "progress" and bot.data_ended():
             print(bot.end_message)  # the log line is hidden behind the progress line
     except (StartupError, ExchangeRefused) as exc:

@@ -29,6 +29,15 @@ STRATEGY_PARAMS: dict[str, int | float] = {
     "MACD_FAST": 12,
     "MACD_SLOW": 26,
     "MACD_SIGNAL": 9,
+    "SUPERTREND_ATR": 10,
+    "SUPERTREND_FACTOR": 3.0,
+    "BB_LENGTH": 20,
+    "BB_MULT": 2.0,
+    "KC_LENGTH": 20,
+    "KC_MULT": 2.0,
+    "KC_ATR": 10,
+    "CHANNEL_LENGTH": 5,
+    "MAX_INTRADAY_LOSS": 1.0,
 }
 STRATEGY = "sma_rsi"
 STOP_LOSS_PERCENT = 0.02
@@ -51,7 +60,8 @@ LOG_BACKUPS = 5
 DATA_DIR = PROJECT_DIR / "data"
 LOGS_DIR = PROJECT_DIR / "logs"
 
-STRATEGY_NAMES = ("sma_rsi", "ma2line", "rsi", "macd")
+STRATEGY_NAMES = ("sma_rsi", "ma2line", "rsi", "macd", "supertrend", "bollinger", "keltner",
+                  "channel_breakout", "barupdn")
 EXCHANGES = ("auto", "local", "testnet")
 TIMEFRAMES = {
     "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "2h": 7200,
@@ -151,19 +161,48 @@ def _check(ok: bool, name: str, value: Any, accepted: str) -> None:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """Key/value pairs of a ``.env`` file; raises SettingsError on a line that is not KEY=VALUE."""
+    """Key/value pairs of a ``.env`` file; SettingsError names the first line it cannot read.
+
+    That is a line that is not KEY=VALUE, one the dotenv parser cannot parse (an unclosed
+    quote), or bytes that are not UTF-8. The message names the key, never the value (it may
+    be a secret).
+    """
+    import io
+
     from dotenv import dotenv_values
+    from dotenv.parser import parse_stream
 
     if not path.is_file():
         return {}
-    values: dict[str, str] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        text = line.strip()
-        if text and not text.startswith("#") and "=" not in text:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SettingsError(
+            f"{path}: cannot read it ({exc.strerror}); fix its permission"
+        ) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SettingsError(
+            f"{path} line {line} is not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+        ) from None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#") and "=" not in stripped:
             raise SettingsError(
                 f"{path} line {number} is not KEY=VALUE; fix it or comment it out with #"
             )
-    for key, value in dotenv_values(path).items():
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            key = binding.original.string.split("=", 1)[0].strip()
+            key = key.removeprefix("export ").strip() or "?"
+            raise SettingsError(
+                f"{path} line {binding.original.line} ({key}) cannot be parsed, e.g. an"
+                " unclosed quote; fix it or comment it out with #"
+            )
+    values: dict[str, str] = {}
+    for key, value in dotenv_values(stream=io.StringIO(text)).items():
         if value is not None:
             values[key] = value
     return values
@@ -199,6 +238,14 @@ def _strategy_params(env: Mapping[str, str]) -> dict[str, int | float]:
             f"RSI_OVERSOLD={params['RSI_OVERSOLD']} must be below"
             f" RSI_OVERBOUGHT={params['RSI_OVERBOUGHT']}; accepted: RSI_OVERSOLD < RSI_OVERBOUGHT"
         )
+    from strategies.params import FACTOR_KEYS, PERCENT_KEYS, check_value
+
+    for key in ("SUPERTREND_ATR", "BB_LENGTH", "KC_LENGTH", "KC_ATR", "CHANNEL_LENGTH",
+                *FACTOR_KEYS, *PERCENT_KEYS):
+        try:
+            params[key] = check_value(key, params[key])
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
     return params
 
 

@@ -63,3 +63,26 @@ Feature: The bot survives crashes and exchange faults without losing or doubling
     Then its next cycle back-fills the 100 candles the window no longer holds and logs it
     And the log says 300 candles closed since the last cycle
     And the candle file holds every candle once, with no gap
+
+  Scenario: A time from the future is refused at start, with the fix
+    Given a data folder whose state says the last candle was in 2100, and one whose candle file ends in 2100
+    When the bot starts on each folder
+    Then each stops with exit 2 and one line naming the file, the year 2100 and the fix
+    And no file in those folders was changed
+
+  Scenario: Bad numbers in the state file are refused and the file kept aside
+    Given data folders whose state holds a NaN quantity, an infinite entry price and a negative entry price
+    When the bot starts on each folder
+    Then each stops with exit 2 and one line naming the bad value
+    And each state file was kept aside as state.json.corrupt-<stamp>
+
+  Scenario: A failure that cannot heal stops the bot instead of looping
+    Given the bot running on the emulator
+    When its candle file is replaced by a folder, with 50 candles still to go
+    Then the bot stops with exit 1 after 5 identical failed cycles, naming the cause in one line
+    And errors.log holds that traceback once and counts the repeats
+
+  Scenario: An interval the exchange refuses stops the bot at the first try
+    Given the bot running on the emulator
+    When the exchange refuses the bot's candle interval, with 50 candles still to go
+    Then the bot stops with exit 2 after one cycle, saying to check TIMEFRAME

@@ -140,6 +140,8 @@ class DeliveryWorker:
         self.sent = 0
         self.failed = 0
         self.dropped = 0
+        # After close() gave up on a hanging target the logs are gone: report nothing more.
+        self._silent = False
         self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
         self._thread.start()
 
@@ -160,10 +162,10 @@ class DeliveryWorker:
             try:
                 item = self.queue.get(timeout=self.poll_s)
             except queue.Empty:
-                item = ()
-            if item is None:
-                return
-            if item:
+                pass
+            else:
+                if item is None:
+                    return
                 self._deliver(*item)
             if self.limiter is not None:
                 for line in self.limiter.due():
@@ -175,11 +177,15 @@ class DeliveryWorker:
                 ok = target.send(title, body)
             except Exception as exc:  # noqa: BLE001 - a plugin bug must not kill the worker
                 ok = False
-                alerts_log.error("alert to %s failed: %s", target.label, type(exc).__name__)
+                if not self._silent:
+                    alerts_log.error("alert to %s failed: %s", target.label,
+                                     type(exc).__name__)
             if ok:
                 self.sent += 1
             else:
                 self.failed += 1
+                if self._silent:
+                    continue
                 alerts_log.error("alert to %s was not delivered (refused, unreachable or"
                                  " timed out): %s", target.label, title)
 
@@ -189,9 +195,11 @@ class DeliveryWorker:
         try:
             self.queue.put(None, timeout=wait_s)
         except queue.Full:
+            self._silent = True
             return False
         self._thread.join(max(0.0, deadline - time.monotonic()))
-        return not self._thread.is_alive()
+        self._silent = self._thread.is_alive()
+        return not self._silent
 
 
 class _ErrorLogHandler(logging.Handler):
@@ -231,6 +239,7 @@ class Notifier(BotEvents):
         self.limiter = limiter if limiter is not None else KindLimiter(ERROR_INTERVAL_S)
         self.worker.limiter = self.limiter
         self.name = name
+        self.close_wait_s = CLOSE_WAIT_S
         self.info: dict[str, Any] = {}
         self._day: int | None = None
         self._day_trades = 0
@@ -311,7 +320,7 @@ class Notifier(BotEvents):
         if self._handler is not None:
             logging.getLogger(self._logger_name).removeHandler(self._handler)
             self._handler = None
-        self.worker.close()
+        self.worker.close(self.close_wait_s)
 
 
 def parse_urls(text: str) -> list[str]:

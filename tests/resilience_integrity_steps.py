@@ -6,6 +6,7 @@ Imported by tests/test_resilience_feature.py, which binds the whole feature file
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -147,3 +148,145 @@ def no_gap(world):
     settings = world["harness"].settings
     assert candle_problems(settings.candles_csv) == []
     assert "has no candles" not in world["harness"].log_text()
+
+
+# -- files the bot refuses at start ------------------------------------------------------------
+
+YEAR_2100_MS = 4_102_444_800_000
+
+
+def _state_doc(**position) -> dict:
+    doc = {"version": 1, "last_candle_ms": None, "order_seq": 1, "symbol": "BTC/USDT",
+           "extra": {}, "pending": None,
+           "position": {"quantity": 0.001, "entry_price": 23000.0, "entry_time_ms": 0,
+                        "entry_order_id": "1", "entry_client_order_id": "pb-1b-x"}}
+    doc["position"].update(position)
+    return doc
+
+
+def _folders(world, docs: dict) -> None:
+    world["folders"] = {}
+    for name, (state, candles) in docs.items():
+        data = world["dir"] / name
+        data.mkdir()
+        if state is not None:
+            # json.dumps writes NaN and Infinity as a careless tool or hand edit would.
+            (data / "state.json").write_text(json.dumps(state))
+        if candles is not None:
+            (data / "historical_data.csv").write_text(
+                "timestamp,open,high,low,close,volume\n" + candles)
+        world["folders"][name] = data
+    world["before"] = {name: sorted((p.name, p.read_bytes()) for p in data.iterdir())
+                       for name, data in world["folders"].items()}
+
+
+@given("a data folder whose state says the last candle was in 2100, and one whose candle file"
+       " ends in 2100")
+def future_folders(world):
+    state = _state_doc()
+    state.update(position=None, last_candle_ms=YEAR_2100_MS)
+    _folders(world, {"state": (state, None),
+                     "candles": (None, f"{YEAR_2100_MS},100,101,99,100,5\n")})
+
+
+@given("data folders whose state holds a NaN quantity, an infinite entry price and a negative"
+       " entry price")
+def bad_state_folders(world):
+    _folders(world, {"nan": (_state_doc(quantity=float("nan")), None),
+                     "inf": (_state_doc(entry_price=float("inf")), None),
+                     "neg": (_state_doc(entry_price=-23000.0), None)})
+
+
+@when("the bot starts on each folder")
+def start_on_each(world, capsys):
+    import main
+
+    world["runs"] = {}
+    for name, data in world["folders"].items():
+        status = main.main(["--exchange", "local", "--data-dir", str(data), "--logs-dir",
+                            str(world["dir"] / "logs" / name), "--max-candles", "1", "--quiet"])
+        world["runs"][name] = (status, capsys.readouterr().err)
+
+
+def _one_line(run) -> str:
+    status, stderr = run
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert status == 2 and len(lines) == 1, (status, stderr)
+    return lines[0]
+
+
+@then("each stops with exit 2 and one line naming the file, the year 2100 and the fix")
+def future_refused(world):
+    for name, result in world["runs"].items():
+        line = _one_line(result)
+        expected = "state.json" if name == "state" else "historical_data.csv"
+        assert expected in line and "2100-01-01" in line and "Move it away" in line, line
+
+
+@then("no file in those folders was changed")
+def unchanged(world):
+    for name, data in world["folders"].items():
+        files = sorted((p.name, p.read_bytes()) for p in data.iterdir()
+                       if p.name not in (".paperbot.lock", "local_exchange.json",
+                                         "historical_trades.csv"))
+        assert files == world["before"][name], name
+
+
+@then("each stops with exit 2 and one line naming the bad value")
+def bad_value_refused(world):
+    expected = {"nan": "'position.quantity' is nan", "inf": "'position.entry_price' is inf",
+                "neg": "'position.entry_price' is -23000.0"}
+    for name, result in world["runs"].items():
+        assert expected[name] in _one_line(result)
+
+
+@then("each state file was kept aside as state.json.corrupt-<stamp>")
+def kept_aside(world):
+    for data in world["folders"].values():
+        assert not (data / "state.json").exists()
+        assert len(list(data.glob("state.json.corrupt-*"))) == 1
+
+
+# -- failures that cannot heal ---------------------------------------------------------------
+
+
+@when(parsers.parse("its candle file is replaced by a folder, with {left:d} candles still to go"))
+def candle_folder(world, left):
+    bot, csv = world["bot"], world["harness"].settings.candles_csv
+    bot.max_candles = bot.candles_processed + left
+    csv.unlink()
+    csv.mkdir()
+    world["status"] = bot.run()
+
+
+@then(parsers.parse("the bot stops with exit 1 after {count:d} identical failed cycles, naming"
+                    " the cause in one line"))
+def stopped_exit_1(world, count):
+    bot = world["bot"]
+    assert world["status"] == 1 and bot.cycles_skipped == count
+    assert "IsADirectoryError" in bot.stop_reason and "\n" not in bot.stop_reason
+    assert bot.stop_reason in world["harness"].log_text()
+
+
+@then("errors.log holds that traceback once and counts the repeats")
+def counted(world):
+    world["harness"].close()
+    world.pop("harness")
+    text = (world["dir"] / "logs" / "errors.log").read_text()
+    assert text.count("Traceback") == 1 and "... repeated 4 times" in text
+
+
+@when(parsers.parse("the exchange refuses the bot's candle interval, with {left:d} candles still"
+                    " to go"))
+def interval_refused(world, left):
+    bot = world["bot"]
+    bot.max_candles = bot.candles_processed + left
+    bot.client.timeframe = "7m"  # an interval the exchange does not serve
+    world["status"] = bot.run()
+
+
+@then("the bot stops with exit 2 after one cycle, saying to check TIMEFRAME")
+def stopped_exit_2(world):
+    bot = world["bot"]
+    assert world["status"] == 2 and bot.cycles_skipped == 1
+    assert "check TIMEFRAME" in bot.stop_reason

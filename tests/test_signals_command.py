@@ -149,7 +149,7 @@ def test_malformed_candle_files_exit_2_with_one_line_naming_the_row(
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--strategy", "bollinger"], "unknown strategy 'bollinger'; known: sma_rsi"),
+        (["--strategy", "ichimoku"], "unknown strategy 'ichimoku'; known: sma_rsi"),
         (["--param", "RSI_PERIOD=0"], "RSI_PERIOD=0 is out of range"),
         (["--param", "RSI_PERIOD"], "is not KEY=VALUE"),
         (["--param", "SMA_SHORT=60"], "SMA_SHORT=60 must be below SMA_LONG=50"),
