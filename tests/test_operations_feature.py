@@ -385,16 +385,18 @@ def heartbeats_logged(world):
 
 
 @when("the bot starts on ETH/USDT with a trade size below the market's minimum notional")
-def failed_start(world, project, tmp_path):
-    world["done"] = run_main(project, "--speed", "max", "--max-candles", "1",
-                             *_dirs(tmp_path, "fail"), env={"SYMBOL": "ETH/USDT"})
+def failed_start(world, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SYMBOL", "ETH/USDT")
+    status = main.main(["--speed", "max", "--max-candles", "1", *_dirs(tmp_path, "fail")])
+    world["failed"] = (status, *capsys.readouterr())
 
 
 @then("it exits 2 with one line naming the min notional rule and prints nothing on stdout")
 def failed_start_output(world):
-    done = world["done"]
-    assert done.returncode == 2 and done.stdout == ""
-    assert "TRADE_SIZE 0.001 ETH is worth" in done.stderr and "min notional" in done.stderr
+    status, out, err = world["failed"]
+    problems = [x for x in err.splitlines() if x.startswith("main.py: error:")]
+    assert status == 2 and out == "" and len(problems) == 1
+    assert "TRADE_SIZE 0.001 ETH is worth" in problems[0] and "min notional" in problems[0]
 
 
 @when("the bot runs 2 candles with --quiet")
