@@ -206,14 +206,20 @@ def build_positions(settings: Settings, *, client: Any, clock: Clock, exchange_n
     """
     from risk.position import PositionManager
     from storage.candles import quarantine_if_damaged
+    from storage.reserve import DiskReserve
     from storage.state import StateFileError, StateStore
     from storage.trades import TradeJournalError, open_journal
 
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         quarantine_if_damaged(settings.candles_csv)
-        journal = open_journal(settings.trades_csv, symbol=settings.symbol)
-        store = StateStore(settings.state_file)
+        reserve = DiskReserve(settings.data_dir)
+        if not reserve.ensure():
+            log.warning("No room in %s for the %d KB disk reserve that protects a position"
+                        " while the disk is full; no position is opened until there is",
+                        settings.data_dir, reserve.size // 1024)
+        journal = open_journal(settings.trades_csv, symbol=settings.symbol, reserve=reserve)
+        store = StateStore(settings.state_file, reserve=reserve)
         positions = PositionManager(
             client, journal, store, symbol=settings.symbol, trade_size=settings.trade_size,
             stop_loss_percent=settings.stop_loss_percent,

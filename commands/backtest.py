@@ -79,6 +79,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder for report.json and trades.csv (default reports/backtest)")
     parser.add_argument("--plot", type=Path, default=None, metavar="PNG",
                         help="also draw price, trades, equity and drawdown to this PNG")
+    parser.add_argument("--html", type=Path, default=None, metavar="FILE",
+                        help="also write an interactive chart (one self-contained HTML file that"
+                             " opens offline): candles, indicators, trades, equity, drawdown")
 
 
 def fail(command: str, message: str) -> int:
@@ -191,6 +194,12 @@ def run(args: argparse.Namespace) -> int:
 
             args.plot.parent.mkdir(parents=True, exist_ok=True)
             plot_backtest(result, args.plot, currency=settings.quote_asset)
+        if args.html is not None:
+            from backtest.html_report import write_html_report
+
+            args.html.parent.mkdir(parents=True, exist_ok=True)
+            write_html_report(result, args.html, report, currency=settings.quote_asset,
+                              volume=candles["volume"].to_numpy())
     except (CandleFileError, BacktestError, TimeRangeError) as exc:
         progress.close()
         return fail("backtest", str(exc))
@@ -203,4 +212,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nreport: {args.out / 'report.json'}\ntrades: {args.out / 'trades.csv'}")
     if args.plot is not None:
         print(f"chart: {args.plot}")
+    if args.html is not None:
+        print(f"interactive chart: {args.html}")
     return 0

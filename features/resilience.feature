@@ -86,3 +86,15 @@ Feature: The bot survives crashes and exchange faults without losing or doubling
     Given the bot running on the emulator
     When the exchange refuses the bot's candle interval, with 50 candles still to go
     Then the bot stops with exit 2 after one cycle, saying to check TIMEFRAME
+
+  Scenario: A disk that fills up during a journal write leaves whole rows only
+    Given a trades journal whose disk fills up in the middle of the next row (a file-size limit)
+    When a sell fill is journaled and the write fails, and is journaled again once there is room
+    Then the failed write left the journal byte for byte as it was
+    And after the retry the journal holds both fills as whole rows, with no merged line
+
+  Scenario: A full disk does not stop the stop-loss
+    Given a long position on a small disk of its own that holds the disk reserve
+    When the disk fills up completely and the price falls through the stop-loss
+    Then the position is sold and journaled, using the space the reserve freed
+    And no new position is opened until there is room for the reserve again

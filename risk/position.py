@@ -396,6 +396,10 @@ class PositionManager:
 
     def _buy(self, candle_ms: int | None, price: float, reason: str = "signal",
              armed: StopEntry | None = None) -> str:
+        if not self.store.ready_to_open():
+            # Its exit must be savable on a full disk (storage.reserve, decision 0093).
+            return self._refuse("BUY skipped: no room on the disk for the reserve that keeps"
+                                " a position's exit savable; free disk space in DATA_DIR")
         quantity = round_down_to_step(self.trade_size, self.quantity_step)
         if quantity <= 0:
             return self._refuse(f"trade size {format_number(self.trade_size)} is below the lot"

@@ -265,10 +265,19 @@ def _utc_stamp() -> str:
 
 
 class StateStore:
-    """Loads and atomically saves a ``BotState`` as JSON at ``path`` (permission 0o600)."""
+    """Loads and atomically saves a ``BotState`` as JSON at ``path`` (permission 0o600).
 
-    def __init__(self, path: str | Path) -> None:
+    With a ``reserve`` (storage.reserve.DiskReserve) a save that fails on a full disk frees
+    the reserve and tries again, so a stop-loss can still save its intent and sell.
+    """
+
+    def __init__(self, path: str | Path, reserve: Any = None) -> None:
         self.path = Path(path)
+        self.reserve = reserve
+
+    def ready_to_open(self) -> bool:
+        """False while the disk reserve a new position needs cannot be made (disk full)."""
+        return self.reserve is None or self.reserve.ready()
 
     def load(self) -> BotState:
         """The saved state, or a fresh flat state when no file exists yet.
@@ -304,8 +313,12 @@ class StateStore:
 
     def save(self, state: BotState) -> None:
         """Write ``state`` atomically (temp file + fsync + rename + directory fsync)."""
-        text = json.dumps(state.to_dict(), indent=2, sort_keys=True) + "\n"
-        write_atomic(self.path, text.encode("utf-8"), mode=0o600)
+        data = (json.dumps(state.to_dict(), indent=2, sort_keys=True) + "\n").encode("utf-8")
+        if self.reserve is None:
+            write_atomic(self.path, data, mode=0o600)
+            return
+        self.reserve.write_or_release(lambda: write_atomic(self.path, data, mode=0o600),
+                                      "saving the state")
 
     def _move_aside(self) -> Path:
         """Rename the damaged file to a unique ``.corrupt-<stamp>`` name and return it."""
