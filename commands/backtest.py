@@ -182,7 +182,8 @@ def run(args: argparse.Namespace) -> int:
         result = run_backtest(candles, strategy, params, rules, args.capital, progress,
                               time_range, broker)
         progress.phase("report", 0.9, 1.0)
-        report = build_report(result, str(data))
+        report = build_report(result, str(data),
+                              sized_by_percent=getattr(args, "qty_percent", None) is not None)
         args.out.mkdir(parents=True, exist_ok=True)
         write_json(report, args.out / "report.json")
         write_trade_list(args.out / "trades.csv", result.trades, result.ledger,
