@@ -90,8 +90,13 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"cannot write {args.out} ({exc.strerror})")
     signal = result["signal"]
+    stops = ""
+    if "long_entry" in result.columns:
+        armed = [int((result[f"{side}_entry"] & result[f"{side}_stop"].notna()).sum())
+                 for side in ("long", "short")]
+        stops = f", {armed[0]} buy stops, {armed[1]} sell stops armed"
     print(
         f"signals: {strategy.name} on {len(result)} bars (warm-up {strategy.warmup(params)}):"
-        f" {int((signal == 1).sum())} BUY, {int((signal == -1).sum())} SELL -> {args.out}"
+        f" {int((signal == 1).sum())} BUY, {int((signal == -1).sum())} SELL{stops} -> {args.out}"
     )
     return 0

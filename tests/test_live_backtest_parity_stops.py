@@ -31,9 +31,9 @@ def test_bot_and_backtester_agree_on_a_stop_entry_strategy(run):
         ChannelBreakOut (buy and sell stops re-armed every candle, SL 0.4 %, TP 0.6 %), and the
         backtester's order broker on the same file, long-only
     When their trades are compared by the parity rule
-    Then the bot stored the file's candles (but the last), every difference is one the bot's polling explains
-        (a stop level reached between polls), and most trades match in entry candle, exit
-        candle and reason, entered by stops on both sides
+    Then the bot stored the file's candles (but the last), every difference is one the bot's
+        polling explains (a stop level reached between polls), and most trades match in entry
+        candle, exit candle and reason, entered by stops on both sides
     """
     # The last candle is never acted on (its signal could not be filled): it is not stored.
     expected = run.candles.iloc[: CANDLES - 1].reset_index(drop=True)
