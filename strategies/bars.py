@@ -73,4 +73,4 @@ def bars_of(frame: pd.DataFrame, mintick: float | None = None) -> Bars:
         mintick = infer_mintick(*arrays)
     elif not (isinstance(mintick, int | float) and np.isfinite(mintick) and mintick > 0):
         raise ValueError(f"mintick {mintick!r} must be a positive price step (e.g. 0.01)")
-    return Bars(*arrays, mintick=float(mintick))
+    return Bars(arrays[0], arrays[1], arrays[2], arrays[3], float(mintick))
