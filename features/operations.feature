@@ -44,8 +44,8 @@ Feature: Running unattended
     Then the terminal shows 3 lines with time, close, signal, action and position
 
   Scenario: At --speed max a single progress line replaces the heartbeats
-    When the bot runs 40 candles at --speed max on a terminal with a heartbeat every minute
-    Then the terminal shows one progress line ending at 40/40 with candles/s and an ETA
+    When the bot runs 20 candles at --speed max on a terminal with a heartbeat every minute
+    Then the terminal shows one progress line ending at 20/20 with candles/s and an ETA
     And trading.log still holds the heartbeats
 
   Scenario: A failed start prints no "files written" lines, and --quiet prints nothing

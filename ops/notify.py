@@ -28,6 +28,7 @@ QUEUE_SIZE = 100
 ERROR_INTERVAL_S = 900.0
 CLOSE_WAIT_S = 5.0
 DAY_MS = 86_400_000
+RECONCILE_PROBLEMS = ("unresolved", "skipped", "position lost")
 REASON_WORDS = {"signal": "signal", "stop_loss": "stop-loss", "take_profit": "take-profit"}
 
 alerts_log = logging.getLogger(ALERTS_LOGGER)
@@ -266,9 +267,16 @@ class Notifier(BotEvents):
         self.info = dict(info)
 
     def ready(self, notes: list[str], now_ms: int) -> None:
-        """Start message: exchange, symbol, strategy and the position after reconcile."""
+        """Start message: exchange, symbol, strategy and the position after reconcile.
+
+        A reconcile note that says something could not be checked or resolved is an error
+        alert of kind ``reconcile`` too.
+        """
         i = self.info
         self._day = now_ms // DAY_MS
+        for note in notes:
+            if any(word in note for word in RECONCILE_PROBLEMS):
+                self.error("reconcile", f"reconcile: {note}")
         self._send("start", f"started {i.get('symbol', '')}",
                    f"started on {i.get('exchange', '?')}: {i.get('symbol', '?')}"
                    f" {i.get('timeframe', '')}, strategy {i.get('strategy', '?')};"

@@ -166,3 +166,20 @@ def test_after_close_gives_up_on_a_hanging_target_nothing_more_is_logged(capsys,
             time.sleep(0.8)
         hang.released.set()
     assert caplog.text == "" and capsys.readouterr().err == ""
+
+
+def test_reconcile_problems_at_start_are_error_alerts():
+    """
+    Given a notifier sending errors only
+    When the start-up reconcile notes an unresolved pending order and a fine resume
+    Then one reconcile error alert names the unresolved order
+    """
+    with Receiver() as receiver:
+        notifier = _notifier(DeliveryWorker([receiver.url()]), events=("error",))
+        notifier.ready(["pending BUY order pb-1 unresolved (timeout); will retry before the"
+                        " next order", "resuming open position: 0.001 BTC at 95000"], 0)
+        notifier.close()
+        posts = receiver.wait_for(1)
+        time.sleep(0.05)
+    assert [p["title"] for p in posts] == ["paperbot: error (reconcile)"]
+    assert posts[0]["message"].startswith("reconcile: pending BUY order pb-1 unresolved")

@@ -363,20 +363,20 @@ def three_lines(world):
     assert "Trades:  " in shown
 
 
-@when("the bot runs 40 candles at --speed max on a terminal with a heartbeat every minute")
+@when("the bot runs 20 candles at --speed max on a terminal with a heartbeat every minute")
 def terminal_progress(world, project, tmp_path):
-    world["terminal"] = run_on_terminal(project, "--speed", "max", "--max-candles", "40",
+    world["terminal"] = run_on_terminal(project, "--speed", "max", "--max-candles", "20",
                                         *_dirs(tmp_path, "max"), env={"HEARTBEAT_SECONDS": "60"})
     world["log"] = (tmp_path / "max" / "logs" / "trading.log").read_text()
 
 
-@then("the terminal shows one progress line ending at 40/40 with candles/s and an ETA")
+@then("the terminal shows one progress line ending at 20/20 with candles/s and an ETA")
 def one_progress_line(world):
     status, shown = world["terminal"]
     assert status == 0, shown
     progress = shown.split("Candles: ")[0]
     assert progress.count("\n") == 1 and "Heartbeat" not in shown and " close " not in shown
-    assert re.search(r"40/40 candles, [\d,]+ candles/s, ETA 0:00", progress), progress
+    assert re.search(r"20/20 candles, [\d,]+ candles/s, ETA 0:00", progress), progress
 
 
 @then("trading.log still holds the heartbeats")

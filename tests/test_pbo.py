@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -12,7 +10,7 @@ from research.grid import plan
 from research.pbo import PBOError, cscv, period_marks, text_histogram
 from research.sweep import Evaluator, SweepSpec, accepts
 from strategies.registry import get_strategy
-from tests.optimize_support import cycle_candles, optimize, random_walk_candles
+from tests.optimize_support import random_walk_candles
 
 NO_COSTS = FillRules(mode="long-short", commission=0.0, stop_loss=None, take_profit=None)
 GRID = {"MA_FAST": [2, 5, 8, 11, 14, 17, 20], "MA_SLOW": [10, 25, 40, 55, 70, 85, 100]}
@@ -37,26 +35,6 @@ def test_a_grid_without_edge_on_random_walks_overfits_about_half_the_time():
     values = [cscv(sweep_pnl(random_walk_candles(2000, seed), 10), 10).pbo
               for seed in range(6)]
     assert np.mean(values) >= 0.4, values
-
-
-def test_a_grid_holding_a_planted_edge_does_not_overfit(tmp_path, capsys):
-    """
-    Given candles following a steady price cycle that slow SMA crosses ride
-    When optimize runs the grid with --pbo
-    Then PBO is near 0, pbo.json and pbo.png are written and the histogram is printed
-    """
-    path = tmp_path / "cycle.csv"
-    cycle_candles(2000, seed=1).to_csv(path, index=False)
-    out = tmp_path / "out"
-    assert optimize("--data", path, "--strategy", "ma2line", "--grid", "MA_FAST=2:20:3",
-                    "--grid", "MA_SLOW=10:100:15", "--no-sl-tp", "--commission", "0",
-                    "--mode", "long-short", "--workers", "1", "--pbo", "--partitions", "10",
-                    "--out", out) == 0
-    document = json.loads((out / "pbo.json").read_text())
-    assert document["pbo"] <= 0.05 and document["splits"] == 252
-    assert (out / "pbo.png").read_bytes()[:4] == b"\x89PNG"
-    printed = capsys.readouterr().out
-    assert "PBO = " in printed and "logit of the in-sample winner" in printed
 
 
 def test_cscv_ranks_the_in_sample_winner_out_of_sample():
