@@ -84,14 +84,24 @@ class OrderRules:
                                 " above 0 and at most 100")
 
 
-def round_stop(level: float, side: int, mintick: float) -> float:
-    """A stop level on the tick grid: buy stops rounded up, sell stops down (NaN stays NaN)."""
+def ticks_per_unit(mintick: float) -> int:
+    """The whole number of ticks in one price unit (100 for 0.01), or 0 when not whole."""
+    per_unit = round(1.0 / mintick)
+    return per_unit if per_unit >= 1 and abs(per_unit * mintick - 1.0) < 1e-12 else 0
+
+
+def round_stop(level: float, side: int, mintick: float, per_unit: int | None = None) -> float:
+    """A stop level on the tick grid: buy stops rounded up, sell stops down (NaN stays NaN).
+
+    ``per_unit`` is ``ticks_per_unit(mintick)`` when the caller has it at hand.
+    """
     if math.isnan(level):
         return level
     ticks = level / mintick
     whole = math.ceil(ticks - _TICK_SNAP) if side > 0 else math.floor(ticks + _TICK_SNAP)
-    per_unit = round(1.0 / mintick)
-    if per_unit >= 1 and abs(per_unit * mintick - 1.0) < 1e-12:
+    if per_unit is None:
+        per_unit = ticks_per_unit(mintick)
+    if per_unit:
         # Dividing by the integer ticks-per-unit gives the same double as the decimal price
         # parsed from a file (0.97961), so a level equals a candle price it touches.
         return whole / per_unit
@@ -134,6 +144,8 @@ class _Book:
         self.long_only = rules.mode == "long-only"
         self.capital = capital
         self.pos = 0.0  # signed contracts
+        self.direction = 0  # sign of pos
+        self.per_unit = ticks_per_unit(orules.mintick)
         self.entry_price = 0.0
         self.entry_bar = 0
         self.closed = 0.0  # closed net P&L
@@ -141,10 +153,6 @@ class _Book:
         self.exits: list[_Order] = []
         self.seq = 0
         self.rows: list[tuple] = []
-
-    @property
-    def direction(self) -> int:
-        return (self.pos > 0) - (self.pos < 0)
 
     def equity(self, price: float) -> float:
         """Capital + closed net P&L + open P&L at ``price`` (less the entry commission)."""
@@ -164,14 +172,14 @@ class _Book:
     # --- script side -------------------------------------------------------------------
     def place(self, side: int, level: float, close: float) -> None:
         """``strategy.entry`` on the side's id (replaces its pending order)."""
+        market = level != level  # NaN: stop = na
+        if not market and self.direction == side:
+            return  # pyramiding 1: a stop is not placed; a pending one stays
         size = self.size_at(close)
         if size <= 0:
             return
-        market = math.isnan(level)
         if not market:
-            level = round_stop(level, side, self.orules.mintick)
-            if self.direction == side:
-                return  # pyramiding 1: not placed; a pending one stays
+            level = round_stop(level, side, self.orules.mintick, self.per_unit)
             if self.direction == -side and not (self.long_only and side < 0):
                 size += abs(self.pos)  # the flip is fixed when a stop is placed
         self.seq += 1
@@ -191,10 +199,12 @@ class _Book:
         self.rows.append((d, self.entry_bar, self.entry_price, bar, price, reason, seen[0],
                           seen[1], qty))
         self.pos = 0.0
+        self.direction = 0
         self.exits = []
 
     def open_position(self, side: int, qty: float, bar: int, price: float) -> None:
         self.pos = side * qty
+        self.direction = side
         self.entry_price = price
         self.entry_bar = bar
         self.exits = []
@@ -265,8 +275,15 @@ def _seen(path: tuple[float, float, float, float], leg: int, price: float) -> tu
 def _fill_bar(book: _Book, bar: int, o: float, h: float, lo: float, c: float) -> None:
     """Market orders at the open, then stops and exits along the intrabar path."""
     slip = book.rules.slippage
-    markets = sorted((x for x in book.entries.values() if math.isnan(x.level)),
-                     key=lambda x: x.seq)
+    markets = [x for x in book.entries.values() if x.level != x.level]
+    if not markets:
+        for x in (*book.exits, *book.entries.values()):
+            if (h >= x.level) if x.rises else (lo <= x.level):
+                break
+        else:
+            return  # no level inside the bar's range: nothing can fill (the usual bar)
+    elif len(markets) > 1:
+        markets.sort(key=lambda x: x.seq)
     for order in markets:
         if book.entries.get(order.side) is order:
             book.fill_entry(order, bar, o * (1.0 + order.side * slip), (o, o))
