@@ -242,7 +242,7 @@ def _run_locked(args: argparse.Namespace, settings) -> int:
                         max_candles=args.max_candles,
                         end_of_data_ms=plan.end_ms if ends else None,
                         end_message=plan.end_message() if ends else "")
-        mode = console_mode(args.quiet, conn.clock.speed, sys.stdout)
+        mode = console_mode(args.quiet, getattr(conn.clock, "speed", 1.0), sys.stdout)
         if mode == "progress":
             quiet_console_logs()  # the progress line replaces the info lines on the terminal
         facts = run_facts(settings, conn)
@@ -290,7 +290,7 @@ def run_facts(settings, conn: Connection) -> dict:
             "timeframe_seconds": settings.timeframe_seconds, "strategy": settings.strategy,
             "stop_loss_percent": settings.stop_loss_percent,
             "take_profit_percent": settings.take_profit_percent,
-            "trade_size": settings.trade_size, "speed": conn.clock.speed,
+            "trade_size": settings.trade_size, "speed": getattr(conn.clock, "speed", 1.0),
             "data_dir": str(settings.data_dir), "logs_dir": str(settings.logs_dir)}
 
 

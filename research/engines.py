@@ -161,7 +161,9 @@ def run_dask(
                for index, batch in enumerate(work)}
     done: set[int] = set()
     try:
-        for future in as_completed(list(futures)):
+        with client.as_current():  # as_completed looks the client up as the current one
+            finished = as_completed(list(futures))
+        for future in finished:
             index = futures[future]
             outcomes = future.result()
             if index not in done:

@@ -109,7 +109,8 @@ class ResultsFile:
                                " choose another --out folder") from None
         for part, label in (("data", "other candles"), ("strategy", "another strategy"),
                             ("params", "other base parameters"), ("rules", "other fill rules"),
-                            ("capital", "another capital"), ("first", "another --from")):
+                            ("capital", "another capital"), ("first", "another --from"),
+                            ("broker", "other broker settings")):
             if earlier.get(part) != self.fingerprint.get(part):
                 raise ResultsError(
                     f"{self.folder}: its results come from {label} than this run;"
