@@ -148,6 +148,7 @@ class _Book:
         self.per_unit = ticks_per_unit(orules.mintick)
         self.entry_price = 0.0
         self.entry_bar = 0
+        self.entry_range = (0.0, 0.0)  # the entry bar's high / low from the fill on
         self.closed = 0.0  # closed net P&L
         self.entries: dict[int, _Order] = {}  # by side: one order per entry id
         self.exits: list[_Order] = []
@@ -197,12 +198,15 @@ class _Book:
         fee = self.rules.commission * qty * (self.entry_price + price)
         self.closed += d * qty * (price - self.entry_price) - fee
         self.rows.append((d, self.entry_bar, self.entry_price, bar, price, reason, seen[0],
-                          seen[1], qty))
+                          seen[1], qty, *self.entry_range))
         self.pos = 0.0
         self.direction = 0
         self.exits = []
 
-    def open_position(self, side: int, qty: float, bar: int, price: float) -> None:
+    def open_position(self, side: int, qty: float, bar: int, price: float,
+                      rest: tuple[float, float]) -> None:
+        """Hold ``qty`` on ``side`` from ``price``; ``rest``: the bar's high/low after it."""
+        self.entry_range = rest
         self.pos = side * qty
         self.direction = side
         self.entry_price = price
@@ -219,9 +223,12 @@ class _Book:
             self.seq += 1
             self.exits.append(_Order(-side, target, qty, self.seq, TAKE_PROFIT))
 
-    def fill_entry(self, order: _Order, bar: int, price: float, seen: tuple[float, float]
-                   ) -> None:
-        """Fill an entry at ``price`` (already slipped): close, reverse or open."""
+    def fill_entry(self, order: _Order, bar: int, price: float, seen: tuple[float, float],
+                   rest: tuple[float, float]) -> None:
+        """Fill an entry at ``price`` (already slipped): close, reverse or open.
+
+        ``seen`` are the bar's extremes up to the fill, ``rest`` those from it to the close.
+        """
         side = order.side
         self.entries.pop(side, None)
         if self.orules.oca:
@@ -239,7 +246,7 @@ class _Book:
             self.close_position(bar, price, SIGNAL, seen)
             qty = qty if math.isnan(order.level) else qty - held
         if qty > 1e-12:
-            self.open_position(side, qty, bar, price)
+            self.open_position(side, qty, bar, price, rest)
 
 
 def _fraction(path: tuple[float, float, float, float], leg: int, price: float) -> float:
@@ -272,6 +279,12 @@ def _seen(path: tuple[float, float, float, float], leg: int, price: float) -> tu
     return max(points), min(points)
 
 
+def _rest(path: tuple[float, float, float, float], leg: int, price: float) -> tuple[float, float]:
+    """Highest and lowest prices the path meets from ``price`` on ``leg`` to the close."""
+    points = (price,) + path[max(leg, 0) + 1:]
+    return max(points), min(points)
+
+
 def _fill_bar(book: _Book, bar: int, o: float, h: float, lo: float, c: float) -> None:
     """Market orders at the open, then stops and exits along the intrabar path."""
     slip = book.rules.slippage
@@ -286,7 +299,7 @@ def _fill_bar(book: _Book, bar: int, o: float, h: float, lo: float, c: float) ->
         markets.sort(key=lambda x: x.seq)
     for order in markets:
         if book.entries.get(order.side) is order:
-            book.fill_entry(order, bar, o * (1.0 + order.side * slip), (o, o))
+            book.fill_entry(order, bar, o * (1.0 + order.side * slip), (o, o), (h, lo))
     path = (o, h, lo, c) if (h - o) < (o - lo) else (o, lo, h, c)
     leg, price_now = -1, o
     while True:
@@ -307,7 +320,8 @@ def _fill_bar(book: _Book, bar: int, o: float, h: float, lo: float, c: float) ->
         price_now = price
         seen = _seen(path, leg, price)
         if order.kind == SIGNAL:
-            book.fill_entry(order, bar, price * (1.0 + order.side * slip), seen)
+            book.fill_entry(order, bar, price * (1.0 + order.side * slip), seen,
+                            _rest(path, leg, price))
         else:
             slipped = price * (1.0 + order.side * slip) if order.kind == STOP_LOSS else price
             book.close_position(bar, slipped, order.kind, seen)
@@ -364,14 +378,14 @@ def simulate_orders(
     if book.pos:
         d = book.direction
         book.rows.append((d, book.entry_bar, book.entry_price, n - 1, c[n - 1], END, np.nan,
-                          np.nan, abs(book.pos)))
+                          np.nan, abs(book.pos), *book.entry_range))
     if progress is not None:
         progress(1.0)
     return _to_trades(book.rows)
 
 
 def _to_trades(rows: list[tuple]) -> Trades:
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 9
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 11
     return Trades(
         direction=np.array(cols[0], dtype=np.int8),
         entry_bar=np.array(cols[1], dtype=np.int64),
@@ -382,4 +396,6 @@ def _to_trades(rows: list[tuple]) -> Trades:
         seen_high=np.array(cols[6], dtype=np.float64),
         seen_low=np.array(cols[7], dtype=np.float64),
         qty=np.array(cols[8], dtype=np.float64),
+        entry_high=np.array(cols[9], dtype=np.float64),
+        entry_low=np.array(cols[10], dtype=np.float64),
     )
