@@ -324,7 +324,8 @@ class PositionManager:
         self.log.info("Stop entry reached at %s %s: %s", _price(price), self.quote_asset,
                       describe(entry))
         if (entry.side == "buy") == held:
-            self._state.stop_entries = after_fill(self._state.stop_entries, entry)
+            # Nothing to do (not filled): it is spent, its OCA group stays armed.
+            self._state.stop_entries = [e for e in self._state.stop_entries if e is not entry]
             self._save()
             return None
         if entry.side == "buy":

@@ -99,3 +99,22 @@ def test_signals_writes_the_order_columns_and_counts_armed_stops(candle_file, tm
             "short_cancel"} <= set(header)
     line = capsys.readouterr().out.strip()
     assert "2995 buy stops, 2996 sell stops armed" in line
+
+
+def test_the_order_broker_benchmark_prints_figures_per_strategy():
+    """
+    Given the order broker benchmark and 3,000 synthetic candles
+    When it runs
+    Then it prints the strategy and broker time and the trade count of each of the five
+    """
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_DIR
+
+    done = subprocess.run([sys.executable, str(PROJECT_DIR / "bench" / "order_broker_speed.py"),
+                           "--candles", "3000"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "3,000 synthetic 1m candles (3,000 candles):"
+    assert len(lines) == 6 and all("broker" in line and "trades" in line for line in lines[1:])
