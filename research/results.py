@@ -16,7 +16,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -95,7 +95,8 @@ class ResultsFile:
         self.header = header
         self.param_names = list(param_names)
         self.rows: dict[tuple[str, ...], dict[str, Any]] = {}
-        self._handle = None
+        self._handle: TextIO | None = None
+        self._writer: Any = None
 
     def load(self) -> int:
         """Read the rows of an earlier run; ResultsError when they belong to another sweep."""
@@ -150,7 +151,8 @@ class ResultsFile:
             return
         self.rows[key] = dict(row)
         self._writer.writerow([_cell(row.get(col)) for col in self.header])
-        self._handle.flush()
+        if self._handle is not None:
+            self._handle.flush()
 
     def finish(self, objective: Objective,
                order: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
@@ -164,7 +166,7 @@ class ResultsFile:
             self._handle = None
         position = {row_key(r, self.param_names): k for k, r in enumerate(order)}
         rows = sorted(self.rows.items(), key=lambda item: position.get(item[0], len(position)))
-        ranked = objective.rank([row for _, row in rows])
+        ranked = [dict(r) for r in objective.rank([row for _, row in rows])]
         self._rewrite(ranked)
         return ranked
 
