@@ -76,7 +76,7 @@ def test_an_unwritable_folder_falls_back_to_the_user_cache(tmp_path, counted_rea
     cached_read(path, reader, min_bytes=0)
     cached_read(path, reader, min_bytes=0)
     assert len(calls) == 1
-    assert list((tmp_path / "xdg" / "paperbot" / "candles").glob("*.npz"))
+    assert list((tmp_path / "xdg" / "paperbot" / "candles").glob("*.columns"))
 
 
 def test_small_files_are_not_copied_and_errors_pass_through(tmp_path, counted_reader):
