@@ -17,6 +17,7 @@ import socket
 from collections.abc import Iterator, Sequence
 from urllib.parse import urlparse
 
+from core.memory import reuse_freed_memory
 from research.grid import Combo
 from research.sweep import Evaluator, Outcome, SweepSpec
 
@@ -107,6 +108,7 @@ def dask_batch(token: str, spec: SweepSpec, candles, batch: Batch) -> list[Outco
     """Runs on a Dask worker: one Evaluator per sweep token, kept for the sweep's next batches."""
     evaluator = _DASK_EVALUATORS.get(token)
     if evaluator is None:
+        reuse_freed_memory()
         _DASK_EVALUATORS.clear()  # one sweep at a time per worker: free the previous one
         evaluator = _DASK_EVALUATORS[token] = Evaluator(candles, spec)
     return evaluator.evaluate_many(batch)
