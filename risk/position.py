@@ -242,7 +242,12 @@ class PositionManager:
             candle_ms=candle_open_ms)
         self._state.stop_entries = stops
         for entry in stops:
-            if entry not in before:
+            if entry in before:
+                continue
+            if any(e.side == entry.side for e in before):
+                # A stop re-placed at a new level each candle (a channel) is routine.
+                self.log.debug("Stop entry moved: %s", describe(entry))
+            else:
                 self.log.info("Stop entry armed: %s", describe(entry))
         for entry in before:
             if not any(e.side == entry.side for e in stops):
