@@ -62,7 +62,7 @@ class Outcome:
 def combo_setup(spec: SweepSpec, combo: Mapping[str, Any]) -> tuple[dict, FillRules]:
     """The strategy parameters and fill rules of one combination."""
     params = {**spec.params, **{k: v for k, v in combo.items() if k not in ("sl", "tp")}}
-    changes = {}
+    changes: dict[str, Any] = {}
     if "sl" in combo:
         changes["stop_loss"] = float(combo["sl"])
     if "tp" in combo:

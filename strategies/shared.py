@@ -111,7 +111,9 @@ def kept(kind: str, x: Any, build: Callable[[], Any]) -> Any:
     same object on later calls); None outside a block or for any other array, so the caller
     computes as usual."""
     memo = _active
-    k = None if memo is None else memo.source_index(x)
+    if memo is None:
+        return None
+    k = memo.source_index(x)
     if k is None:
         return None
     key = ("kept", kind, k)

@@ -16,7 +16,7 @@ if sys.argv[1] == "on":
 x = np.ones(5_000_000)  # 40 MB: above glibc's largest adaptive mmap threshold
 (x * 2.0).sum()  # warm: the first block is faulted in either way
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(50):
+for _ in range(20):
     (x * 2.0).sum()
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
@@ -24,7 +24,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 def test_freed_arrays_are_reused_without_new_page_faults():
     """
-    Given a process that creates and drops fifty 40 MB arrays
+    Given a process that creates and drops twenty 40 MB arrays
     When it runs with and without reuse_freed_memory
     Then without it every array faults its pages in afresh (thousands of faults; fewer with
       transparent huge pages), with it almost none do
@@ -35,5 +35,5 @@ def test_freed_arrays_are_reused_without_new_page_faults():
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         faults[mode] = int(done.stdout.strip())
-    assert faults["off"] > 5000
+    assert faults["off"] > 2000
     assert faults["on"] < faults["off"] / 20

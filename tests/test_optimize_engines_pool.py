@@ -1,17 +1,33 @@
-"""The local process pool: workers start from a fork server, not a fork of a threaded parent."""
+"""The local process pool: never a fork of a threaded parent (a fork server then)."""
 
+import subprocess
+import sys
 import threading
 
 from research.engines import pool_context
+from tests.conftest import PROJECT_DIR
 
 
-def test_pool_context_is_a_preloaded_fork_server():
+def test_pool_context_forks_only_a_single_threaded_process():
     """
     Given the local engine's multiprocessing context
-    When it is asked for
-    Then it starts workers from a fork server, so no lock held by another thread is copied
+    When it is asked for with another thread alive, then with none
+    Then the first starts workers from a fork server (no lock held by another thread is
+      copied), the second forks directly
     """
-    assert pool_context().get_start_method() == "forkserver"
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert pool_context().get_start_method() == "forkserver"
+    finally:
+        stop.set()
+        other.join()
+    single = subprocess.run(
+        [sys.executable, "-c", "from research.engines import pool_context;"
+         " print(pool_context().get_start_method())"],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60)
+    assert single.stdout.strip() == "fork", single.stderr
 
 
 def test_a_pool_started_while_another_thread_holds_a_lock_still_runs():

@@ -177,3 +177,20 @@ def test_smas_from_one_shared_split_equal_smas_computed_alone(kind):
         assert np.array_equal(series, indicators.sma(close, n_), equal_nan=True), n_
     assert np.array_equal(again[0], indicators.sma(close, 3000 if n > 3000 else 150),
                           equal_nan=True)
+
+
+def test_data_fingerprint_changes_with_any_value():
+    """
+    Given a candle frame, an equal copy and a copy with one close changed by a cent
+    When they are fingerprinted
+    Then the equal copy matches and the changed one does not
+    """
+    from backtest.synthetic import synthetic_candles
+    from research.results import data_fingerprint
+
+    frame = synthetic_candles(500, seed=2)
+    changed = frame.copy()
+    changed.loc[250, "close"] += 0.01
+    assert data_fingerprint(frame) == data_fingerprint(frame.copy())
+    assert data_fingerprint(changed)["hash"] != data_fingerprint(frame)["hash"]
+    assert data_fingerprint(frame)["candles"] == 500
