@@ -63,8 +63,19 @@ def build_ledger(trades: Trades, high: np.ndarray, low: np.ndarray, rules: FillR
     # Bars held over a whole bar: entry bar up to (not incl.) the exit bar; an open trade holds
     # through the last bar. The exit bar adds only what its path met before the fill.
     full_end = np.where(is_open, trades.exit_bar + 1, trades.exit_bar)
-    hi = _segment_extreme(high, trades.entry_bar, full_end, np.maximum, -np.inf)
-    lo = _segment_extreme(low, trades.entry_bar, full_end, np.minimum, np.inf)
+    if trades.entry_high is None or trades.entry_low is None:
+        hi = _segment_extreme(high, trades.entry_bar, full_end, np.maximum, -np.inf)
+        lo = _segment_extreme(low, trades.entry_bar, full_end, np.minimum, np.inf)
+    else:
+        # An entry filled inside its bar (a stop) holds that bar only from the fill on: the
+        # path's rest after it, not the bar's whole range, counts there.
+        after = np.minimum(trades.entry_bar + 1, np.maximum(full_end, trades.entry_bar))
+        rest = np.maximum(full_end, after)
+        hi = _segment_extreme(high, after, rest, np.maximum, -np.inf)
+        lo = _segment_extreme(low, after, rest, np.minimum, np.inf)
+        held = full_end > trades.entry_bar
+        hi = np.where(held, np.fmax(hi, trades.entry_high), hi)
+        lo = np.where(held, np.fmin(lo, trades.entry_low), lo)
     hi = np.fmax(np.fmax(hi, trades.seen_high), trades.exit_price)
     lo = np.fmin(np.fmin(lo, trades.seen_low), trades.exit_price)
     best = np.where(d > 0, hi - trades.entry_price, trades.entry_price - lo) * qty
@@ -96,7 +107,9 @@ def equity_curve(
     equity += capital
     held_end = np.where(closed, trades.exit_bar, trades.exit_bar + 1)
     lengths = held_end - trades.entry_bar
-    if lengths.sum() > 0:
+    if lengths.sum() > 0 and _one_at_a_time(trades.entry_bar, held_end):
+        _add_open_pnl(equity, trades, ledger, close, rules, held_end, lengths)
+    elif lengths.sum() > 0:
         which = np.repeat(np.arange(len(trades)), lengths)
         offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
         bars = trades.entry_bar[which] + (np.arange(which.size) - offsets)
@@ -105,3 +118,27 @@ def equity_curve(
         equity[bars] += (trades.direction[which] * (close[bars] - trades.entry_price[which])
                          * qty[which] - entry_fee[which])
     return equity
+
+
+def _one_at_a_time(entry: np.ndarray, held_end: np.ndarray) -> bool:
+    """True when the held bar ranges are in time order and never overlap."""
+    return bool(np.all(entry[1:] >= held_end[:-1]))
+
+
+def _add_open_pnl(equity: np.ndarray, trades: Trades, ledger: Ledger, close: np.ndarray,
+                  rules: FillRules, held_end: np.ndarray, lengths: np.ndarray) -> None:
+    """``equity_curve``'s open P&L for positions held one at a time: the held bars are a
+    boolean mask (ascending, each bar once), so no per-bar index arrays are built. Same
+    expression, same order of operations, so the same numbers bit for bit."""
+    n = close.size
+    edges = np.bincount(trades.entry_bar, minlength=n + 1)[: n + 1]
+    edges -= np.bincount(held_end, minlength=n + 1)[: n + 1]
+    held = np.cumsum(edges[:n]) > 0
+    entry_fee = rules.commission * ledger.entry_value
+    diff = close[held] - np.repeat(trades.entry_price, lengths)
+    if (trades.direction < 0).any():
+        diff = np.repeat(trades.direction, lengths) * diff
+    qty = trade_qty(trades, rules)
+    diff *= qty if np.isscalar(qty) else np.repeat(qty, lengths)
+    diff -= np.repeat(entry_fee, lengths)
+    equity[held] += diff

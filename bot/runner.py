@@ -2,7 +2,8 @@
 
 The loop owns timing and the order of steps only. Candles come from the exchange client, signals
 from the strategy, orders and journals from the position manager; each can fail on its own and
-the loop logs it and goes on to the next cycle.
+the loop logs it and goes on to the next cycle, unless the failure cannot heal (bot/failures.py):
+then ``run`` stops with ``stop_reason`` and its exit status.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pandas as pd
 
 from bot.backfill import CandleRecorder
 from bot.events import BotEvents, CandleEvent
+from bot.failures import BotStop, FailureGuard
 from bot.timing import wake_time_ms
 from bot.window import CandleWindow
 from core.candles import CandleSource
@@ -28,7 +30,9 @@ from core.clock import Clock
 from core.errors import ExchangeUnavailable
 from core.lognames import ERRORS_LOGGER, EVENTS_LOGGER
 from core.outcome import Outcome
+from exchange.market_rules import MarketRules
 from storage.state import Position
+from strategies.orders import has_orders, intents
 
 log = logging.getLogger(EVENTS_LOGGER)
 errors = logging.getLogger(ERRORS_LOGGER)
@@ -44,6 +48,10 @@ class MarketFeed(CandleSource, Protocol):
 
     def last_price(self) -> float | None:
         """The last traded price; None when the exchange gave no usable one."""
+        ...
+
+    def market_rules(self) -> MarketRules:
+        """The market's lot step, price tick and limits (loaded at start)."""
         ...
 
 
@@ -72,6 +80,11 @@ class Positions(Protocol):
         """Act on a closed candle's signal."""
         ...
 
+    def on_orders(self, orders: dict, candle_open_ms: int, reference_price: float, *,
+                  long_id: str, short_id: str, oca: str = "") -> Outcome:
+        """Act on a stop-entry strategy's orders of a closed candle."""
+        ...
+
     def on_price(self, last_price: float | None) -> Outcome | None:
         """Check stop-loss and take-profit against a last price."""
         ...
@@ -82,10 +95,25 @@ class Positions(Protocol):
 
 
 class SignalSource(Protocol):
-    """A strategy as the loop uses it (``strategies.registry.Strategy``)."""
+    """A strategy as the loop uses it (``strategies.registry.Strategy``).
+
+    ``entry_ids`` and ``oca`` matter to stop-entry strategies only (their order columns name
+    the entries they arm).
+    """
+
+    @property
+    def entry_ids(self) -> tuple[str, str]:
+        """Ids of the long and the short entry."""
+        ...
+
+    @property
+    def oca(self) -> str | None:
+        """The one-cancels-all group of the stop entries, if any."""
+        ...
 
     def compute(
-        self, frame: pd.DataFrame, params: Mapping[str, object] | None = None
+        self, frame: pd.DataFrame, params: Mapping[str, object] | None = None,
+        mintick: float | None = None,
     ) -> pd.DataFrame:
         """Indicator columns and ``signal`` (1/-1/0) for every bar of a candle frame."""
         ...
@@ -148,6 +176,7 @@ class TradingBot:
         events: BotEvents | None = None,
         end_of_data_ms: int | None = None,
         end_message: str = "",
+        price_tick: float | None = None,
     ) -> None:
         self.client = client
         self.positions = positions
@@ -161,6 +190,8 @@ class TradingBot:
         self.offset_ms = int(close_offset_seconds * 1000)
         self.heartbeat_ms = int(heartbeat_seconds * 1000)
         self.max_candles = max_candles
+        # The market's price step, the ``syminfo.mintick`` of strategies placing stops.
+        self.price_tick = price_tick
         # A replay's end: candles closing after it were never traded, so none is stored.
         self.end_of_data_ms = end_of_data_ms
         self.end_message = end_message or "The candle data ended; stopping"
@@ -171,6 +202,12 @@ class TradingBot:
         self._last_heartbeat_ms = clock.now_ms()
         self.window = CandleWindow(client, history_candles, timeframe_ms)
         self.recorder = CandleRecorder(client, self.candles_csv, timeframe_ms)
+        # Identical failures that repeat stop the bot instead of looping (bot/failures.py).
+        self.cycle_failures = FailureGuard()
+        self.price_failures = FailureGuard()
+        self.stop_reason: str | None = None
+        # While the price cannot be read the poll backs off, up to one candle.
+        self._price_poll_ms = self.poll_ms
         # Alerts, metrics, console and systemd listen here (bot/events.py).
         self.events = events if events is not None else BotEvents()
 
@@ -216,15 +253,20 @@ class TradingBot:
         for line in notes:
             log.info("Reconcile: %s", line)
         self.events.ready(notes, self.clock.now_ms())
-        while not self.done():
-            if not self.wait_for_close():
-                break
-            self.report(self.run_cycle())
+        status = 0
+        try:
+            while not self.done():
+                if not self.wait_for_close():
+                    break
+                self.report(self.run_cycle())
+        except BotStop as stop:
+            self.stop_reason, status = str(stop), stop.status
+            log.error("%s", stop)
         summary = self.positions.summary()
         log.info("Stopped after %d closed candles (%d cycles skipped). %s",
                  self.candles_processed, self.cycles_skipped, summary)
         self.events.stopped(summary, self.clock.now_ms())
-        return 0
+        return status
 
     def report(self, result: CycleResult) -> None:
         """Tell the listeners what a cycle did."""
@@ -249,11 +291,16 @@ class TradingBot:
             self.heartbeat_if_due(now)
             # Wake for the next heartbeat too, so a long candle (1h, 1d) is no silent hour.
             step_ms = min(target - now, self._last_heartbeat_ms + self.heartbeat_ms - now)
-            if self.positions.position is not None:
+            if self.positions.position is not None or self.armed_stops():
                 self.check_protective_exit()
-                step_ms = min(step_ms, self.poll_ms)
+                step_ms = min(step_ms, self._price_poll_ms)
             self.sleep_ms(max(step_ms, 1))
         return False
+
+    def armed_stops(self) -> bool:
+        """True while the position manager holds armed stop entries to watch."""
+        state = getattr(self.positions, "state", None)
+        return bool(getattr(state, "stop_entries", None))
 
     def sleep_ms(self, ms: int) -> None:
         """Sleep on the clock in slices of at most a second of wall time.
@@ -271,19 +318,26 @@ class TradingBot:
         try:
             price = self.client.last_price()
         except ExchangeUnavailable as exc:
-            log.warning("Price check skipped: %s", exc)
+            self._price_poll_ms = min(self._price_poll_ms * 2, self.timeframe_ms)
+            log.warning("Price check skipped: %s; next try in %.0f s", exc,
+                        self._price_poll_ms / 1000)
             return None
-        except Exception:  # noqa: BLE001 - e.g. a refused key: logged, the loop goes on
+        except Exception as exc:  # noqa: BLE001 - logged; the guard stops what cannot heal
             errors.exception("Price check failed")
+            self.price_failures.check(exc, "the price check")
             return None
+        self._price_poll_ms = self.poll_ms
         if price is None:
             return None
         self.events.price(price, self.clock.now_ms())
         try:
-            return self.positions.on_price(price)
-        except Exception:  # noqa: BLE001 - the loop must survive any single failure
+            result = self.positions.on_price(price)
+        except Exception as exc:  # noqa: BLE001 - the loop must survive any single failure
             errors.exception("Stop-loss / take-profit check failed at price %s", price)
+            self.price_failures.check(exc, "the stop-loss / take-profit check")
             return None
+        self.price_failures.success()
+        return result
 
     def heartbeat_if_due(self, now_ms: int) -> None:
         """Log a heartbeat line when ``heartbeat_seconds`` have passed since the last one."""
@@ -295,11 +349,23 @@ class TradingBot:
     def run_cycle(self) -> CycleResult:
         """Fetch closed candles, store the new ones, compute the signal and act on it."""
         try:
-            return self._cycle()
+            result = self._cycle()
         except Exception as exc:  # noqa: BLE001 - one bad cycle must not end a days-long run
             self.cycles_skipped += 1
             errors.exception("Cycle failed and was skipped: %s", exc)
+            # Unless it cannot heal: a refusal, or the same failure cycle after cycle.
+            self.cycle_failures.check(exc, "the candle cycle")
             return CycleResult(CycleStatus.SKIPPED, reason=str(exc), failed=True)
+        if not result.skipped:
+            self.cycle_failures.success()
+        return result
+
+    def compute_signals(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The strategy's output frame; bar strategies get the market's tick as mintick."""
+        if getattr(self.strategy, "inputs", "close") == "bars":
+            mintick = self.price_tick if self.price_tick else None
+            return self.strategy.compute(frame, self.strategy_params, mintick=mintick)
+        return self.strategy.compute(frame, self.strategy_params)
 
     def _cycle(self) -> CycleResult:
         fetch = self.window.refresh(self.clock.now_ms())
@@ -328,10 +394,16 @@ class TradingBot:
             fresh = int((frame["timestamp"] > done_ts).sum()) + min(store.backfilled, older)
         if fresh > 1:
             log.info("%d candles closed since the last cycle; acting on the latest only", fresh)
-        signals = self.strategy.compute(frame, self.strategy_params)
+        signals = self.compute_signals(frame)
         signal = int(signals["signal"].iloc[-1])
         close = float(frame["close"].iloc[-1])
-        outcome = self.positions.on_signal(signal, last_ts, close)
+        if has_orders(signals):
+            long_id, short_id = self.strategy.entry_ids
+            outcome = self.positions.on_orders(
+                intents(signals).at(len(signals) - 1), last_ts, close, long_id=long_id,
+                short_id=short_id, oca=self.strategy.oca or "")
+        else:
+            outcome = self.positions.on_signal(signal, last_ts, close)
         self.positions.mark_candle_processed(last_ts)
         self.candles_processed += fresh
         log.debug("Candle %s close %.2f: signal %d -> %s (%d stored)",

@@ -29,6 +29,7 @@ from core.lognames import EVENTS_LOGGER
 from core.types import ExchangeKind
 from risk.position import PositionManager, exchange_owner_problem
 from storage.candles import quarantine_if_damaged
+from storage.reserve import DiskReserve
 from storage.state import BotState, StateStore
 from storage.trades import open_journal
 from strategies.registry import Strategy, get_strategy
@@ -224,14 +225,19 @@ def build_positions(settings: Settings, *, client: ExchangeClient, clock: Clock,
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         quarantine_if_damaged(settings.candles_csv)
-        journal = open_journal(settings.trades_csv, symbol=settings.symbol)
-        store = StateStore(settings.state_file)
+        reserve = DiskReserve(settings.data_dir)
+        if not reserve.ensure():
+            log.warning("No room in %s for the %d KB disk reserve that protects a position"
+                        " while the disk is full; no position is opened until there is",
+                        settings.data_dir, reserve.size // 1024)
+        journal = open_journal(settings.trades_csv, symbol=settings.symbol, reserve=reserve)
+        store = StateStore(settings.state_file, reserve=reserve)
         positions = PositionManager(
             client, journal, store, symbol=settings.symbol, trade_size=settings.trade_size,
             stop_loss_percent=settings.stop_loss_percent,
             take_profit_percent=settings.take_profit_percent, strategy_name=settings.strategy,
             exchange_name=exchange_name, clock=clock,
-            quantity_step=client.market_rules().step)
+            quantity_step=client.market_rules().step, price_tick=client.market_rules().tick)
     except (StateFileError, TradeJournalError, OwnerMismatch, OSError) as exc:
         raise StartupError(str(exc)) from None
     try:
@@ -281,4 +287,5 @@ def build_bot(settings: Settings, *, client: MarketFeed, positions: Positions, c
         price_poll_seconds=settings.price_poll_seconds,
         close_offset_seconds=settings.candle_close_offset_seconds,
         heartbeat_seconds=settings.heartbeat_seconds, max_candles=max_candles,
-        end_of_data_ms=end_of_data_ms, end_message=end_message)
+        end_of_data_ms=end_of_data_ms, end_message=end_message,
+        price_tick=client.market_rules().tick)

@@ -75,10 +75,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the backtest command."""
     add_fill_arguments(parser)
     add_rule_arguments(parser)
-    parser.add_argument("--out", type=Path, default=Path("reports/backtest"),
-                        help="folder for report.json and trades.csv (default reports/backtest)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder for report.json and trades.csv (default: reports/backtest in"
+                             " the project folder, like the bot's data/ and logs/; a path given"
+                             " here is relative to the current folder)")
     parser.add_argument("--plot", type=Path, default=None, metavar="PNG",
                         help="also draw price, trades, equity and drawdown to this PNG")
+    parser.add_argument("--html", type=Path, default=None, metavar="FILE",
+                        help="also write an interactive chart (one self-contained HTML file that"
+                             " opens offline): candles, indicators, trades, equity, drawdown")
 
 
 def fail(command: str, message: str) -> int:
@@ -144,6 +149,13 @@ def fill_rules(args: argparse.Namespace, settings):
 
 def run(args: argparse.Namespace) -> int:
     """Run the backtest, print the report, write report.json / trades.csv (and the chart)."""
+    from core.memory import reuse_freed_memory
+
+    reuse_freed_memory()
+    if args.out is None:
+        from config.settings import PROJECT_DIR
+
+        args.out = PROJECT_DIR / "reports" / "backtest"
     from backtest.data import load_candles
     from backtest.engine import BacktestError
     from backtest.progress import ProgressBar
@@ -179,7 +191,8 @@ def run(args: argparse.Namespace) -> int:
         result = run_backtest(candles, strategy, params, rules, args.capital, progress,
                               time_range, broker)
         progress.phase("report", 0.9, 1.0)
-        report = build_report(result, str(data))
+        report = build_report(result, str(data),
+                              sized_by_percent=getattr(args, "qty_percent", None) is not None)
         args.out.mkdir(parents=True, exist_ok=True)
         write_json(report, args.out / "report.json")
         write_trade_list(args.out / "trades.csv", result.trades, result.ledger,
@@ -191,6 +204,12 @@ def run(args: argparse.Namespace) -> int:
 
             args.plot.parent.mkdir(parents=True, exist_ok=True)
             plot_backtest(result, args.plot, currency=settings.quote_asset)
+        if args.html is not None:
+            from backtest.html_report import write_html_report
+
+            args.html.parent.mkdir(parents=True, exist_ok=True)
+            write_html_report(result, args.html, report, currency=settings.quote_asset,
+                              volume=candles["volume"].to_numpy())
     except (CandleFileError, BacktestError, TimeRangeError) as exc:
         progress.close()
         return fail("backtest", str(exc))
@@ -203,4 +222,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nreport: {args.out / 'report.json'}\ntrades: {args.out / 'trades.csv'}")
     if args.plot is not None:
         print(f"chart: {args.plot}")
+    if args.html is not None:
+        print(f"interactive chart: {args.html}")
     return 0

@@ -184,6 +184,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"main.py: error: {exc}", file=sys.stderr)
             return exc.status
 
+    problem = logs_dir_problem(settings.logs_dir)
+    if problem:
+        print(f"main.py: error: {problem}", file=sys.stderr)
+        return 2
     from storage.lock import DataDirLock, DataDirLocked, DataDirLockError
 
     # Held until the process ends: a second bot on this folder would double every order.
@@ -197,6 +201,22 @@ def run(args: argparse.Namespace) -> int:
         return _run_locked(args, settings)
     finally:
         lock.release()
+
+
+def logs_dir_problem(folder: Path) -> str | None:
+    """Why the logs cannot go to ``folder`` (a file, /dev/null, not creatable), or None."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        return (f"LOGS_DIR / --logs-dir {folder} is not a folder; point it to a folder (it is"
+                " created if missing)")
+    if not folder.exists():
+        parent = next((p for p in folder.parents if p.exists()), None)
+        if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            return (f"LOGS_DIR / --logs-dir {folder} cannot be created ({parent} is not a"
+                    " writable folder); point it elsewhere")
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        return f"LOGS_DIR / --logs-dir {folder} is not writable; fix its permission"
+    return None
 
 
 def _run_locked(args: argparse.Namespace, settings) -> int:
@@ -230,7 +250,7 @@ def _run_locked(args: argparse.Namespace, settings) -> int:
                         max_candles=args.max_candles,
                         end_of_data_ms=plan.end_ms if ends else None,
                         end_message=plan.end_message() if ends else "")
-        mode = console_mode(args.quiet, conn.clock.speed, sys.stdout)
+        mode = console_mode(args.quiet, getattr(conn.clock, "speed", 1.0), sys.stdout)
         if mode == "progress":
             quiet_console_logs()  # the progress line replaces the info lines on the terminal
         facts = run_facts(settings, conn)
@@ -246,6 +266,8 @@ def _run_locked(args: argparse.Namespace, settings) -> int:
         bot.install_signal_handlers()
         trading = True
         status = bot.run()
+        if getattr(bot, "stop_reason", None):
+            print(f"main.py: error: {bot.stop_reason}", file=sys.stderr)
         if mode == "progress" and bot.data_ended():
             print(bot.end_message)  # the log line is hidden behind the progress line
     except (StartupError, ExchangeRefused) as exc:
@@ -276,7 +298,7 @@ def run_facts(settings, conn: Connection) -> dict:
             "timeframe_seconds": settings.timeframe_seconds, "strategy": settings.strategy,
             "stop_loss_percent": settings.stop_loss_percent,
             "take_profit_percent": settings.take_profit_percent,
-            "trade_size": settings.trade_size, "speed": conn.clock.speed,
+            "trade_size": settings.trade_size, "speed": getattr(conn.clock, "speed", 1.0),
             "data_dir": str(settings.data_dir), "logs_dir": str(settings.logs_dir)}
 
 

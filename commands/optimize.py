@@ -11,12 +11,14 @@ import argparse
 import csv
 import json
 import sys
+import threading
 import uuid
 from pathlib import Path
 
 from commands.backtest import (
     add_fill_arguments,
     add_rule_arguments,
+    broker_settings,
     fail,
     fill_rules,
     parse_params,
@@ -92,6 +94,7 @@ def _setup(args: argparse.Namespace):
         grid = parse_grid(args.grid or [], [*strategy.defaults, *FILL_KEYS])
         objective = Objective.named(args.objective, args.min_trades)
         rules = fill_rules(args, settings)
+        broker = broker_settings(args)
     except (GridError, ObjectiveError, BacktestError, ValueError) as exc:
         raise Refused(str(exc)) from None
     if args.no_sl_tp and set(grid) & set(FILL_KEYS):
@@ -118,12 +121,20 @@ def _setup(args: argparse.Namespace):
     except TimeRangeError as exc:
         raise Refused(str(exc)) from None
     base = strategy.params(strategy_params(settings, name, overrides))
-    return settings, name, strategy, grid, objective, rules, base, train_ms, test_ms, time_range
+    return (settings, name, strategy, grid, objective, rules, base, train_ms, test_ms,
+            time_range, broker)
 
 
 def run(args: argparse.Namespace) -> int:
     """Plan, check, sweep (resuming), then write and print the results."""
+    from core.memory import reuse_freed_memory
+
+    reuse_freed_memory()
+    from dataclasses import replace
+
     from backtest.data import load_candles
+    from backtest.engine import BacktestError
+    from backtest.run import resolve_mintick
     from backtest.time_range import TimeRangeError, with_warmup
     from core.candles import CandleFileError
     from research.engines import ClusterError, connect
@@ -137,22 +148,24 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         (settings, name, strategy, grid, objective, rules, base, train_ms, test_ms,
-         time_range) = _setup(args)
+         time_range, broker) = _setup(args)
     except Refused as exc:
         return fail("optimize", str(exc))
     data = args.data or settings.candles_csv
     first = 0
     try:
         candles = load_candles(data, note=stderr_note("optimize"))
+        # As run_backtest does: the price step of the whole file, before any --from/--to cut.
+        broker = replace(broker, mintick=resolve_mintick(candles, broker.mintick))
         if not time_range.is_whole:
             window = with_warmup(candles, time_range)
             candles, first = window.candles, window.first
-    except (CandleFileError, TimeRangeError) as exc:
+    except (CandleFileError, TimeRangeError, BacktestError) as exc:
         return fail("optimize", str(exc))
     if len(candles) - first < 2:
         return fail("optimize", f"{data}: {len(candles) - first} candle(s) in range are too few;"
                                 " need at least 2")
-    spec = SweepSpec(name, base, rules, float(args.capital), first=first)
+    spec = SweepSpec(name, base, rules, float(args.capital), first=first, broker=broker)
     try:
         combos = plan(grid, accepts(spec), args.method, args.trials, args.seed)
     except GridError as exc:
@@ -184,6 +197,8 @@ def run(args: argparse.Namespace) -> int:
                   "stop_loss": None if "sl" in grid else rules.stop_loss,
                   "take_profit": None if "tp" in grid else rules.take_profit},
         "capital": float(args.capital), "first": first,
+        "broker": {"mintick": broker.mintick, "lot": broker.lot,
+                   "qty_percent": broker.qty_percent, "day_start": broker.day_start},
     }
     results = ResultsFile(args.out, fingerprint, header, param_names)
     try:
@@ -249,9 +264,16 @@ def _sweep(args, settings, name, grid, objective, spec, combos, results, earlier
     interrupted = False
     run_spec = replace(spec, marks=marks)
     progress = SweepProgress(len(todo))
+    workers = _workers(args, client)
+    warming = None
     try:
         for _batch, outcomes in _engine(args, client, candles, run_spec,
-                                        batches(todo, _workers(args, client))):
+                                        batches(todo, workers)):
+            if warming is None and (client is not None or workers > 1):
+                # This process only waits for results now (the pool is forked already):
+                # matplotlib's import (about half a second) is free here, not after the sweep.
+                warming = threading.Thread(target=_warm_charts, daemon=True)
+                warming.start()
             for outcome in outcomes:
                 row = row_of(outcome, param_names)
                 results.add(row)
@@ -276,6 +298,13 @@ def _sweep(args, settings, name, grid, objective, spec, combos, results, earlier
         return _walk_forward(args, settings, grid, objective, spec, combos, windows,
                              window_ranges, client, candles)
     return 0
+
+
+def _warm_charts() -> None:
+    """Import the chart module and pyplot ahead of use (run in a background thread)."""
+    from research.charts import _pyplot
+
+    _pyplot()
 
 
 def _env_lines(name: str, best, param_names) -> list[str]:

@@ -164,19 +164,48 @@ def _check(ok: bool, name: str, value: Any, accepted: str) -> None:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """Key/value pairs of a ``.env`` file; raises SettingsError on a line that is not KEY=VALUE."""
+    """Key/value pairs of a ``.env`` file; SettingsError names the first line it cannot read.
+
+    That is a line that is not KEY=VALUE, one the dotenv parser cannot parse (an unclosed
+    quote), or bytes that are not UTF-8. The message names the key, never the value (it may
+    be a secret).
+    """
+    import io
+
     from dotenv import dotenv_values
+    from dotenv.parser import parse_stream
 
     if not path.is_file():
         return {}
-    values: dict[str, str] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        text = line.strip()
-        if text and not text.startswith("#") and "=" not in text:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SettingsError(
+            f"{path}: cannot read it ({exc.strerror}); fix its permission"
+        ) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_no = data[: exc.start].count(b"\n") + 1
+        raise SettingsError(
+            f"{path} line {line_no} is not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+        ) from None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#") and "=" not in stripped:
             raise SettingsError(
                 f"{path} line {number} is not KEY=VALUE; fix it or comment it out with #"
             )
-    for key, value in dotenv_values(path).items():
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            key = binding.original.string.split("=", 1)[0].strip()
+            key = key.removeprefix("export ").strip() or "?"
+            raise SettingsError(
+                f"{path} line {binding.original.line} ({key}) cannot be parsed, e.g. an"
+                " unclosed quote; fix it or comment it out with #"
+            )
+    values: dict[str, str] = {}
+    for key, value in dotenv_values(stream=io.StringIO(text)).items():
         if value is not None:
             values[key] = value
     return values

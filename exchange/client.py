@@ -45,6 +45,8 @@ def _hint(exc: BaseException) -> str:
                 " (Spot Testnet keys from https://testnet.binance.vision)")
     if isinstance(exc, ccxt.BadSymbol):
         return "check SYMBOL (a Binance spot pair such as BTC/USDT)"
+    if "-1120" in str(exc) or "interval" in str(exc).lower():
+        return "check TIMEFRAME (an interval this exchange serves, such as 1m or 1h)"
     return "retrying cannot fix this; check the settings"
 
 

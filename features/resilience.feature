@@ -78,3 +78,26 @@ Feature: The bot survives crashes and exchange faults without losing or doubling
     When the bot starts on each folder
     Then each stops with exit 2 and one line naming the bad value
     And each state file was kept aside as state.json.corrupt-<stamp>
+
+  Scenario: A failure that cannot heal stops the bot instead of looping
+    Given the bot running on the emulator
+    When its candle file is replaced by a folder, with 50 candles still to go
+    Then the bot stops with exit 1 after 5 identical failed cycles, naming the cause in one line
+    And errors.log holds that traceback once and counts the repeats
+
+  Scenario: An interval the exchange refuses stops the bot at the first try
+    Given the bot running on the emulator
+    When the exchange refuses the bot's candle interval, with 50 candles still to go
+    Then the bot stops with exit 2 after one cycle, saying to check TIMEFRAME
+
+  Scenario: A disk that fills up during a journal write leaves whole rows only
+    Given a trades journal whose disk fills up in the middle of the next row (a file-size limit)
+    When a sell fill is journaled and the write fails, and is journaled again once there is room
+    Then the failed write left the journal byte for byte as it was
+    And after the retry the journal holds both fills as whole rows, with no merged line
+
+  Scenario: A full disk does not stop the stop-loss
+    Given a long position on a small disk of its own that holds the disk reserve
+    When the disk fills up completely and the price falls through the stop-loss
+    Then the position is sold and journaled, using the space the reserve freed
+    And no new position is opened until there is room for the reserve again

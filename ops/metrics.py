@@ -88,7 +88,7 @@ class BotMetrics(BotEvents):
         """Count the order by side and reason; add a close's PnL."""
         if not row.order_id:
             return
-        reason = row.exit_reason or ("signal" if row.side == "buy" else "signal")
+        reason = row.exit_reason or "signal"
         self.orders.labels(side=row.side, reason=reason).inc()
         if row.pnl is not None:
             self.realised.inc(float(row.pnl))

@@ -28,6 +28,7 @@ QUEUE_SIZE = 100
 ERROR_INTERVAL_S = 900.0
 CLOSE_WAIT_S = 5.0
 DAY_MS = 86_400_000
+RECONCILE_PROBLEMS = ("unresolved", "skipped", "position lost")
 REASON_WORDS = {"signal": "signal", "stop_loss": "stop-loss", "take_profit": "take-profit"}
 
 alerts_log = logging.getLogger(ALERTS_LOGGER)
@@ -140,6 +141,8 @@ class DeliveryWorker:
         self.sent = 0
         self.failed = 0
         self.dropped = 0
+        # After close() gave up on a hanging target the logs are gone: report nothing more.
+        self._silent = False
         self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
         self._thread.start()
 
@@ -161,10 +164,10 @@ class DeliveryWorker:
             try:
                 item = self.queue.get(timeout=self.poll_s)
             except queue.Empty:
-                item = ()
-            if item is None:
-                return
-            if item:
+                pass
+            else:
+                if item is None:
+                    return
                 self._deliver(*item)
             if self.limiter is not None:
                 for line in self.limiter.due():
@@ -176,11 +179,15 @@ class DeliveryWorker:
                 ok = target.send(title, body)
             except Exception as exc:  # noqa: BLE001 - a plugin bug must not kill the worker
                 ok = False
-                alerts_log.error("alert to %s failed: %s", target.label, type(exc).__name__)
+                if not self._silent:
+                    alerts_log.error("alert to %s failed: %s", target.label,
+                                     type(exc).__name__)
             if ok:
                 self.sent += 1
             else:
                 self.failed += 1
+                if self._silent:
+                    continue
                 alerts_log.error("alert to %s was not delivered (refused, unreachable or"
                                  " timed out): %s", target.label, title)
 
@@ -190,9 +197,11 @@ class DeliveryWorker:
         try:
             self.queue.put(None, timeout=wait_s)
         except queue.Full:
+            self._silent = True
             return False
         self._thread.join(max(0.0, deadline - time.monotonic()))
-        return not self._thread.is_alive()
+        self._silent = self._thread.is_alive()
+        return not self._silent
 
 
 class _ErrorLogHandler(logging.Handler):
@@ -232,6 +241,7 @@ class Notifier(BotEvents):
         self.limiter = limiter if limiter is not None else KindLimiter(ERROR_INTERVAL_S)
         self.worker.limiter = self.limiter
         self.name = name
+        self.close_wait_s = CLOSE_WAIT_S
         self.info: dict[str, Any] = {}
         self._day: int | None = None
         self._day_trades = 0
@@ -258,9 +268,16 @@ class Notifier(BotEvents):
         self.info = dict(info)
 
     def ready(self, notes: list[str], now_ms: int) -> None:
-        """Start message: exchange, symbol, strategy and the position after reconcile."""
+        """Start message: exchange, symbol, strategy and the position after reconcile.
+
+        A reconcile note that says something could not be checked or resolved is an error
+        alert of kind ``reconcile`` too.
+        """
         i = self.info
         self._day = now_ms // DAY_MS
+        for note in notes:
+            if any(word in note for word in RECONCILE_PROBLEMS):
+                self.error("reconcile", f"reconcile: {note}")
         self._send("start", f"started {i.get('symbol', '')}",
                    f"started on {i.get('exchange', '?')}: {i.get('symbol', '?')}"
                    f" {i.get('timeframe', '')}, strategy {i.get('strategy', '?')};"
@@ -312,7 +329,7 @@ class Notifier(BotEvents):
         if self._handler is not None:
             logging.getLogger(self._logger_name).removeHandler(self._handler)
             self._handler = None
-        self.worker.close()
+        self.worker.close(self.close_wait_s)
 
 
 def parse_urls(text: str) -> list[str]:

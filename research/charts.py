@@ -66,8 +66,9 @@ def plot_sweep(rows: Sequence[Mapping[str, Any]], grid: Mapping[str, Sequence[An
                     if np.isfinite(matrix[i, j]):
                         ax.text(j, i, _short(matrix[i, j], scale), ha="center", va="center",
                                 fontsize=7)
-        fig.colorbar(image, ax=ax, label=metric)
+        fig.colorbar(image, ax=ax, label=metric, fraction=0.06, pad=0.03)
         ax.set_title(title or f"{metric} by {keys[0]} and {keys[1]} (blank: rejected)")
+        fig.subplots_adjust(left=0.1, right=0.92, bottom=0.1, top=0.92)
     else:
         fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6), squeeze=False)
         values = np.array([np.nan if r.get(metric) is None else r[metric] for r in rows],
@@ -78,7 +79,8 @@ def plot_sweep(rows: Sequence[Mapping[str, Any]], grid: Mapping[str, Sequence[An
             ax.set_ylabel(metric)
             ax.grid(alpha=0.3)
         fig.suptitle(title or f"{metric} of every combination, by parameter")
-    fig.tight_layout()
+        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.88, wspace=0.3)
+    # Fixed margins: tight_layout would draw the figure a second time.
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -105,11 +107,12 @@ def plot_walk_forward(times_ms: np.ndarray, oos_equity: np.ndarray, is_line: np.
     for bound in bounds_ms:
         ax.axvline(np.datetime64(int(bound), "ms"), color="#999999", lw=0.6, ls=":")
     ax.set_ylabel(f"equity ({currency})")
+    ax.ticklabel_format(axis="y", useOffset=False, style="plain")
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
     ax.set_title("Walk-forward: in-sample vs out-of-sample equity (dotted: window starts)")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.12, top=0.9)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -126,7 +129,7 @@ def plot_logits(logits: np.ndarray, pbo: float, path: Path) -> Path:
     ax.set_ylabel("splits")
     ax.set_title(f"CSCV logits: PBO = {pbo:.3f} (share at or left of the red line)")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.15, top=0.9)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

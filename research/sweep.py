@@ -2,10 +2,11 @@
 
 An ``Evaluator`` holds the candles (loaded once per worker) and a ``SharedSeries`` block, so
 every distinct indicator series is computed once and reused by every combination that needs
-it. A combination then costs its signal combination, its fills and its metrics. The fills and
-metrics are ``backtest.run.run_on_signal``, the very function ``python main.py backtest``
-calls, and the signal is the strategy's own rule on the same close prices: a row equals the
-backtest of those parameters bit for bit.
+it. A combination then costs its signal combination, its fills and its metrics. It follows
+``backtest.run.run_backtest``, what ``python main.py backtest`` runs, step for step: the
+strategy's own rule on the same prices and price step, then ``run_on_signal`` (the signal
+engine) or ``run_on_intents`` (the order broker: stop entries, percent sizing, risk rules) on
+the same candles, so a row equals the backtest of those parameters bit for bit.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from backtest.engine import FillRules
-from backtest.run import run_on_signal
+from backtest.run import BacktestResult, BrokerSettings, run_on_intents, run_on_signal, uses_orders
 from research.grid import Combo
+from strategies.bars import bars_of
 from strategies.registry import get_strategy
 from strategies.shared import SharedSeries
 
@@ -40,6 +43,7 @@ class SweepSpec:
     marks: tuple[int, ...] = ()
     windows: tuple[tuple[int, int], ...] = ()
     first: int = 0  # --from: bars before it only warm the indicators up
+    broker: BrokerSettings = field(default_factory=BrokerSettings)  # mintick resolved
 
 
 @dataclass
@@ -93,45 +97,63 @@ class Evaluator:
         self.candles = candles
         self.spec = spec
         self.strategy = get_strategy(spec.strategy)
-        # The same column view Strategy.compute reads, so the indicators see the same numbers.
-        self.close = candles["close"].to_numpy(dtype=np.float64, na_value=np.nan)
-        self.shared = SharedSeries(self.close)
-        self._last: tuple[tuple, np.ndarray] | None = None
+        # The arrays Strategy.compute reads (same columns, same price step), so the
+        # indicators see the same numbers as a backtest's.
+        self.bars = bars_of(candles, spec.broker.mintick)
+        self.shared = SharedSeries(self.bars.open, self.bars.high, self.bars.low,
+                                   self.bars.close)
+        self.orders = uses_orders(spec.strategy, spec.broker)
+        self._last: tuple[tuple, dict[str, Any]] | None = None
         self._slices: dict[tuple[int, int], Any] = {}
 
-    def signal(self, params: Mapping[str, Any]) -> np.ndarray:
-        """The strategy's signal for ``params`` (the last one is kept: SL/TP vary fastest)."""
+    def columns(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The strategy's output columns for ``params`` (the last set is kept: SL/TP vary
+        fastest, so consecutive combinations often share it)."""
         merged = self.strategy.params(params)
         key = tuple(sorted(merged.items()))
         if self._last is not None and self._last[0] == key:
             return self._last[1]
         with self.shared:
-            signal = np.asarray(self.strategy.rule(self.close, merged)["signal"])
-        self._last = (key, signal)
-        return signal
+            columns = self.strategy.compute_bars(self.bars, merged)
+        self._last = (key, columns)
+        return columns
+
+    def signal(self, params: Mapping[str, Any]) -> np.ndarray:
+        """The strategy's signal column for ``params``."""
+        return np.asarray(self.columns(params)["signal"])
 
     def part(self, start: int, end: int):
         """The candle frame of bars [start, end), built once per range."""
         if (start, end) not in self._slices:
-            self._slices[(start, end)] = self.candles.iloc[start:end]
+            self._slices[(start, end)] = self.candles.iloc[start:end].reset_index(drop=True)
         return self._slices[(start, end)]
 
-    def evaluate(self, combo: Combo) -> Outcome:
-        """Backtest one combination over the whole frame (and each window, when asked)."""
+    def result(self, combo: Mapping[str, Any], start: int, end: int) -> BacktestResult:
+        """The backtest of one combination over bars [start, end) (signals from bar 0)."""
         spec = self.spec
         params, rules = combo_setup(spec, combo)
-        signal = self.signal(params)
+        whole = start == 0 and end == len(self.candles)
+        candles = self.candles if whole else self.part(start, end)
+        if self.orders:
+            frame = pd.DataFrame(self.columns(params))
+            if not whole:
+                frame = frame.iloc[start:end].reset_index(drop=True)
+            return run_on_intents(candles, frame, rules, spec.capital, spec.strategy, params,
+                                  spec.broker)
+        return run_on_signal(candles, self.signal(params)[start:end], rules, spec.capital,
+                             spec.strategy, params)
+
+    def evaluate(self, combo: Combo) -> Outcome:
+        """Backtest one combination over its range (and each window, when asked)."""
+        spec = self.spec
+        params, rules = combo_setup(spec, combo)
         outcome = Outcome(combo=dict(combo), params=params, sl=rules.stop_loss,
                           tp=rules.take_profit, summary={})
         if spec.windows:
             for start, end in spec.windows:
-                result = run_on_signal(self.part(start, end), signal[start:end], rules,
-                                       spec.capital, spec.strategy, params)
-                outcome.windows.append(result.summary)
+                outcome.windows.append(self.result(combo, start, end).summary)
             return outcome
-        candles = self.candles if not spec.first else self.part(spec.first, len(self.candles))
-        result = run_on_signal(candles, signal[spec.first:], rules, spec.capital, spec.strategy,
-                               params)
+        result = self.result(combo, spec.first, len(self.candles))
         outcome.summary = result.summary
         if spec.marks:
             outcome.period_pnl = period_pnl(result.equity, spec.marks, spec.capital)

@@ -13,14 +13,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
 from backtest.engine import SIGNAL, Trades
 from backtest.ledger import build_ledger, equity_curve
 from backtest.metrics import performance_summary
-from backtest.run import run_on_signal
 from research.objective import Objective
 from research.sweep import Evaluator, Outcome, SweepSpec, combo_setup
 
@@ -135,36 +134,34 @@ def stitch(candles, spec: SweepSpec, picks: Sequence[WindowPick]) -> Stitched:
     evaluator = Evaluator(candles, replace(spec, windows=(), marks=()))
     stamps = candles["timestamp"].to_numpy()
     start, end = picks[0].window.test[0], picks[-1].window.test[1]
-    parts: list[Trades] = []
+    parts: list[dict[str, np.ndarray]] = []
     rules = spec.rules
     for pick in picks:
-        params, rules = combo_setup(spec, pick.outcome.combo)
+        _, rules = combo_setup(spec, pick.outcome.combo)
         a, b = pick.window.test
-        result = run_on_signal(evaluator.part(a, b), evaluator.signal(params)[a:b], rules,
-                               spec.capital)
-        t = result.trades
-        parts.append(Trades(
-            direction=t.direction, entry_bar=t.entry_bar + a - start,
-            entry_price=t.entry_price, exit_bar=t.exit_bar + a - start,
-            exit_price=t.exit_price, reason=np.where(t.is_open, SIGNAL, t.reason).astype(np.int8),
-            seen_high=t.seen_high, seen_low=t.seen_low))
-    trades = Trades(*(np.concatenate([getattr(p, f) for p in parts]) for f in (
-        "direction", "entry_bar", "entry_price", "exit_bar", "exit_price", "reason",
-        "seen_high", "seen_low")))
+        t = evaluator.result(pick.outcome.combo, a, b).trades
+        parts.append({
+            "direction": t.direction, "entry_bar": t.entry_bar + a - start,
+            "entry_price": t.entry_price, "exit_bar": t.exit_bar + a - start,
+            "exit_price": t.exit_price,
+            "reason": np.where(t.is_open, SIGNAL, t.reason).astype(np.int8),
+            "seen_high": t.seen_high, "seen_low": t.seen_low,
+            "qty": t.qty if t.qty is not None else np.full(len(t), rules.qty)})
+    trades = Trades(**{f: np.concatenate([p[f] for p in parts]) for f in parts[0]})
     o = candles["open"].to_numpy()[start:end]
     h = candles["high"].to_numpy()[start:end]
     lo = candles["low"].to_numpy()[start:end]
     c = candles["close"].to_numpy()[start:end]
     ledger = build_ledger(trades, h, lo, rules)
     equity = equity_curve(trades, ledger, c, rules, spec.capital)
+    held = float(np.max(trades.qty)) if len(trades) and trades.qty is not None else 0.0
     summary = performance_summary(trades, ledger, equity, stamps[start:end], float(o[0]),
-                                  float(c[-1]), rules.qty, spec.capital)
+                                  float(c[-1]), held, spec.capital)
     is_net = sum(p.is_summary["Net Profit"] for p in picks)
     is_years = sum(_years(stamps, p.window.train) for p in picks)
     oos_years = sum(_years(stamps, p.window.test) for p in picks)
-    is_annual = is_net / is_years if is_years > 0 else None
-    oos_net = cast(float, summary["Net Profit"])  # defined for every run, even tradeless
-    oos_annual = oos_net / oos_years if oos_years > 0 else None
+    is_annual = float(is_net) / is_years if is_years > 0 else None
+    oos_annual = float(summary["Net Profit"] or 0.0) / oos_years if oos_years > 0 else None
     wfe = (oos_annual / is_annual if is_annual and is_annual > 0 and oos_annual is not None
            else None)
     is_line = np.empty(end - start)

@@ -23,7 +23,7 @@ from core.lognames import EVENTS_LOGGER
 from storage.atomic import temp_files_for, write_atomic
 
 STATE_VERSION = 1
-PENDING_REASONS = ("signal", "stop_loss", "take_profit")
+PENDING_REASONS = ("signal", "stop_loss", "take_profit", "stop_entry")
 PENDING_SIDES = ("buy", "sell")
 
 log = logging.getLogger(EVENTS_LOGGER)
@@ -65,6 +65,22 @@ class PendingOrder:
 
 
 @dataclass
+class StopEntry:
+    """A stop entry armed client-side, watched by the price poll like the stop-loss.
+
+    ``side`` buy opens a long when the last price reaches ``level`` from below; sell closes
+    the long when it falls to ``level`` (the spot bot never shorts). ``entry_id`` is the
+    strategy's order id (one order per id), ``oca`` its OCA cancel group ("" for none).
+    """
+
+    side: str
+    level: float
+    entry_id: str
+    oca: str = ""
+    placed_candle_ms: int | None = None
+
+
+@dataclass
 class BotState:
     """Everything the bot must remember across restarts.
 
@@ -79,6 +95,7 @@ class BotState:
     version: int = STATE_VERSION
     symbol: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    stop_entries: list[StopEntry] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of this state."""
@@ -105,6 +122,7 @@ class BotState:
             version=STATE_VERSION,
             symbol=_str(data.get("symbol", ""), "symbol"),
             extra=_dict(data.get("extra", {}), "extra"),
+            stop_entries=_stop_entries(data.get("stop_entries", [])),
         )
         problem = state_value_problem(state)
         if problem is not None:
@@ -112,10 +130,10 @@ class BotState:
         return state
 
 
-_NUMBER_FIELDS = {"quantity", "entry_price", "entry_fee", "requested_price"}
-_INT_FIELDS = {"entry_time_ms", "signal_candle_ms", "created_ms"}
+_NUMBER_FIELDS = {"quantity", "entry_price", "entry_fee", "requested_price", "level"}
+_INT_FIELDS = {"entry_time_ms", "signal_candle_ms", "created_ms", "placed_candle_ms"}
 # Numbers that must be above 0 when present; the others (a fee) must be at least 0.
-_POSITIVE_FIELDS = {"quantity", "entry_price", "requested_price"}
+_POSITIVE_FIELDS = {"quantity", "entry_price", "requested_price", "level"}
 
 
 def state_value_problem(state: BotState) -> str | None:
@@ -125,7 +143,9 @@ def state_value_problem(state: BotState) -> str | None:
     sequence at least 0. A NaN quantity could never be sold, an infinite entry price fires an
     instant stop-loss, a negative one makes up a profit: none may reach the position manager.
     """
-    for name, record in (("position", state.position), ("pending", state.pending)):
+    records: list[tuple[str, Any]] = [("position", state.position), ("pending", state.pending)]
+    records += [(f"stop_entries[{k}]", e) for k, e in enumerate(state.stop_entries)]
+    for name, record in records:
         if record is None:
             continue
         for spec in fields(record):
@@ -191,6 +211,21 @@ def _pending(raw: Any) -> PendingOrder | None:
     return pending
 
 
+def _stop_entries(raw: Any) -> list[StopEntry]:
+    """The armed stop entries, each with its side checked."""
+    if not isinstance(raw, list):
+        raise ValueError("'stop_entries' is not a list")
+    entries = []
+    for k, item in enumerate(raw):
+        entry = _record(StopEntry, item, f"stop_entries[{k}]")
+        if entry.side not in PENDING_SIDES:
+            raise ValueError(f"'stop_entries[{k}].side' {entry.side!r} is not buy or sell")
+        if entry.level is None:
+            raise ValueError(f"'stop_entries[{k}].level' is not a number")
+        entries.append(entry)
+    return entries
+
+
 def _optional_number(value: Any, label: str) -> float | None:
     if value is None:
         return None
@@ -228,10 +263,19 @@ def _utc_stamp() -> str:
 
 
 class StateStore:
-    """Loads and atomically saves a ``BotState`` as JSON at ``path`` (permission 0o600)."""
+    """Loads and atomically saves a ``BotState`` as JSON at ``path`` (permission 0o600).
 
-    def __init__(self, path: str | Path) -> None:
+    With a ``reserve`` (storage.reserve.DiskReserve) a save that fails on a full disk frees
+    the reserve and tries again, so a stop-loss can still save its intent and sell.
+    """
+
+    def __init__(self, path: str | Path, reserve: Any = None) -> None:
         self.path = Path(path)
+        self.reserve = reserve
+
+    def ready_to_open(self) -> bool:
+        """False while the disk reserve a new position needs cannot be made (disk full)."""
+        return self.reserve is None or self.reserve.ready()
 
     def load(self) -> BotState:
         """The saved state, or a fresh flat state when no file exists yet.
@@ -267,8 +311,12 @@ class StateStore:
 
     def save(self, state: BotState) -> None:
         """Write ``state`` atomically (temp file + fsync + rename + directory fsync)."""
-        text = json.dumps(state.to_dict(), indent=2, sort_keys=True) + "\n"
-        write_atomic(self.path, text.encode("utf-8"), mode=0o600)
+        data = (json.dumps(state.to_dict(), indent=2, sort_keys=True) + "\n").encode("utf-8")
+        if self.reserve is None:
+            write_atomic(self.path, data, mode=0o600)
+            return
+        self.reserve.write_or_release(lambda: write_atomic(self.path, data, mode=0o600),
+                                      "saving the state")
 
     def _move_aside(self) -> Path:
         """Rename the damaged file to a unique ``.corrupt-<stamp>`` name and return it."""

@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.errors import TradeJournalError
 from core.formatting import format_number, format_utc
@@ -226,8 +226,10 @@ class TradeJournal:
     row cut inside its last field would otherwise look whole.
     """
 
-    def __init__(self, path: str | Path, symbol: str = "") -> None:
+    def __init__(self, path: str | Path, symbol: str = "", reserve: Any = None) -> None:
         self.path = Path(path)
+        # A DiskReserve: an append failing on a full disk frees it and tries again.
+        self.reserve = reserve
         self.repaired_lines = 0
         self._symbols = {symbol} if symbol else set()
         # The rows are needed to know the markets before the tail can be judged.
@@ -283,7 +285,12 @@ class TradeJournal:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._repair()
         new_file = not self.path.is_file() or self.path.stat().st_size == 0
-        append_whole(self.path, ((HEADER_LINE if new_file else "") + line).encode("utf-8"))
+        data = ((HEADER_LINE if new_file else "") + line).encode("utf-8")
+        if self.reserve is None:
+            append_whole(self.path, data)
+        else:
+            self.reserve.write_or_release(lambda: append_whole(self.path, data),
+                                          "journaling a fill")
         if new_file:
             fsync_dir(self.path.parent)
         self._rows.append(record)
@@ -315,14 +322,14 @@ class TradeJournal:
         return [dict(r) for r in self._rows]
 
 
-def open_journal(path: str | Path, symbol: str = "") -> TradeJournal:
+def open_journal(path: str | Path, symbol: str = "", reserve: Any = None) -> TradeJournal:
     """The bot's journal; a damaged one is moved aside and TradeJournalError says where.
 
     The bot then stops (the caller exits 2): the user corrects the copy and moves it back, or
     starts again with a fresh journal. A foreign file (wrong header) is refused, not moved.
     """
     try:
-        return TradeJournal(path, symbol=symbol)
+        return TradeJournal(path, symbol=symbol, reserve=reserve)
     except TradeJournalError as exc:
         if not exc.damaged or not Path(path).is_file():
             raise

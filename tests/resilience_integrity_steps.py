@@ -12,23 +12,25 @@ import subprocess
 import sys
 import time
 
+import pytest
 from pytest_bdd import given, parsers, then, when
 
-from storage.lock import lock_holder
 from storage.trades import load_rows
-from tests.main_subprocess import child_env, error_lines, project_copy, run_main
+from tests.main_subprocess import child_env, project_copy
 from tests.resilience_helpers import advance, candle_problems
 
 # -- second bot refused ---------------------------------------------------------------------
 
 
 def _bot_args(world) -> list[str]:
-    return ["--exchange", "local", "--speed", "60", "--data-dir", str(world["dir"] / "data"),
+    return ["--exchange", "local", "--speed", "600", "--data-dir", str(world["dir"] / "data"),
             "--logs-dir", str(world["dir"] / "logs"), "--quiet"]
 
 
 @given("a bot process running on a data folder")
 def first_bot(world):
+    from storage.lock import lock_holder
+
     project = project_copy(world["dir"])
     world["project"] = project
     env = child_env(project, {"STRATEGY": "ma2line", "MA_FAST": "2", "MA_SLOW": "4",
@@ -41,33 +43,37 @@ def first_bot(world):
     deadline = time.monotonic() + 30
     while lock_holder(world["dir"] / "data") != proc.pid:
         assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-        time.sleep(0.05)
-    candles = world["dir"] / "data" / "historical_data.csv"
-    while not candles.exists():
-        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-        time.sleep(0.05)
+        time.sleep(0.02)
 
 
 @when("a second bot starts on the same data folder")
-def second_bot(world):
-    world["second"] = run_main(world["project"], *_bot_args(world), "--max-candles", "1")
+def second_bot(world, capsys):
+    import main
+
+    status = main.main(_bot_args(world) + ["--max-candles", "1"])
+    world["second"] = (status, capsys.readouterr().err)
 
 
 @then("the second bot exits 2 with one line naming the first bot's PID")
 def second_refused(world):
-    result = world["second"]
-    lines = error_lines(result.stderr)
-    assert result.returncode == 2, result.stderr
+    status, stderr = world["second"]
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert status == 2, stderr
     assert len(lines) == 1 and f"PID {world['first'].pid}" in lines[0], lines
 
 
 @then("the first bot stops cleanly with its candle file holding every candle once")
 def first_clean(world):
     proc = world["first"]
+    candles = world["dir"] / "data" / "historical_data.csv"
+    deadline = time.monotonic() + 30
+    while not candles.exists():  # at least one cycle of the first bot's own
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.02)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
     assert proc.stderr.read() == ""
-    assert candle_problems(world["dir"] / "data" / "historical_data.csv") == []
+    assert candle_problems(candles) == []
 
 
 # -- exchange ids restarted ------------------------------------------------------------------
@@ -226,9 +232,9 @@ def future_refused(world):
 @then("no file in those folders was changed")
 def unchanged(world):
     for name, data in world["folders"].items():
-        files = sorted((p.name, p.read_bytes()) for p in data.iterdir()
-                       if p.name not in (".paperbot.lock", "local_exchange.json",
-                                         "historical_trades.csv"))
+        made = (".paperbot.lock", ".paperbot.reserve", "local_exchange.json",
+                "historical_trades.csv")
+        files = sorted((p.name, p.read_bytes()) for p in data.iterdir() if p.name not in made)
         assert files == world["before"][name], name
 
 
@@ -245,3 +251,148 @@ def kept_aside(world):
     for data in world["folders"].values():
         assert not (data / "state.json").exists()
         assert len(list(data.glob("state.json.corrupt-*"))) == 1
+
+
+# -- failures that cannot heal ---------------------------------------------------------------
+
+
+@when(parsers.parse("its candle file is replaced by a folder, with {left:d} candles still to go"))
+def candle_folder(world, left):
+    bot, csv = world["bot"], world["harness"].settings.candles_csv
+    bot.max_candles = bot.candles_processed + left
+    csv.unlink()
+    csv.mkdir()
+    world["status"] = bot.run()
+
+
+@then(parsers.parse("the bot stops with exit 1 after {count:d} identical failed cycles, naming"
+                    " the cause in one line"))
+def stopped_exit_1(world, count):
+    bot = world["bot"]
+    assert world["status"] == 1 and bot.cycles_skipped == count
+    assert "IsADirectoryError" in bot.stop_reason and "\n" not in bot.stop_reason
+    assert bot.stop_reason in world["harness"].log_text()
+
+
+@then("errors.log holds that traceback once and counts the repeats")
+def counted(world):
+    world["harness"].close()
+    world.pop("harness")
+    text = (world["dir"] / "logs" / "errors.log").read_text()
+    assert text.count("Traceback") == 1 and "... repeated 4 times" in text
+
+
+@when(parsers.parse("the exchange refuses the bot's candle interval, with {left:d} candles still"
+                    " to go"))
+def interval_refused(world, left):
+    bot = world["bot"]
+    bot.max_candles = bot.candles_processed + left
+    bot.client.timeframe = "7m"  # an interval the exchange does not serve
+    world["status"] = bot.run()
+
+
+@then("the bot stops with exit 2 after one cycle, saying to check TIMEFRAME")
+def stopped_exit_2(world):
+    bot = world["bot"]
+    assert world["status"] == 2 and bot.cycles_skipped == 1
+    assert "check TIMEFRAME" in bot.stop_reason
+
+
+# -- disk full ---------------------------------------------------------------------------------
+
+FSIZE_CHILD = r"""
+import json, resource, signal, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from storage.trades import TradeJournal, load_rows
+from tests.test_trades_journal import _buy, _sell
+
+path = Path(sys.argv[1])
+journal = TradeJournal(path)
+journal.append(_buy())
+before = path.read_bytes()
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of being killed
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (len(before) + 40, hard))
+try:
+    journal.append(_sell())
+    failed = None
+except OSError as exc:
+    failed = exc.errno
+unchanged = path.read_bytes() == before
+resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
+retried = journal.append(_sell())
+print(json.dumps({"failed": failed, "unchanged": unchanged, "retried": retried,
+                  "lines": path.read_text().splitlines(),
+                  "ids": [r["order_id"] for r in load_rows(path)]}))
+"""
+
+
+@given("a trades journal whose disk fills up in the middle of the next row (a file-size limit)")
+def fsize_journal(world):
+    import resource  # noqa: F401 - POSIX only: the scenario needs RLIMIT_FSIZE
+
+    world["journal"] = world["dir"] / "historical_trades.csv"
+
+
+@when("a sell fill is journaled and the write fails, and is journaled again once there is room")
+def fsize_write(world):
+    from tests.conftest import PROJECT_DIR
+
+    done = subprocess.run([sys.executable, "-c", FSIZE_CHILD, str(world["journal"]),
+                           str(PROJECT_DIR)], capture_output=True, text=True, timeout=60,
+                          check=False, cwd=PROJECT_DIR)
+    assert done.returncode == 0, done.stderr
+    world["outcome"] = json.loads(done.stdout)
+
+
+@then("the failed write left the journal byte for byte as it was")
+def fsize_unchanged(world):
+    import errno
+
+    assert world["outcome"]["failed"] == errno.EFBIG
+    assert world["outcome"]["unchanged"] is True
+
+
+@then("after the retry the journal holds both fills as whole rows, with no merged line")
+def fsize_whole(world):
+    outcome = world["outcome"]
+    assert outcome["retried"] is True and outcome["ids"] == ["11", "12"]
+    assert len(outcome["lines"]) == 3
+
+
+@given("a long position on a small disk of its own that holds the disk reserve")
+def small_disk(world):
+    from tests.test_disk_full import _private_tmpfs_works
+
+    if not _private_tmpfs_works():
+        pytest.skip("no private tmpfs (unshare) on this machine")
+
+
+@when("the disk fills up completely and the price falls through the stop-loss")
+def fill_the_disk(world):
+    from tests.conftest import PROJECT_DIR
+    from tests.test_disk_full import PROTECT
+
+    folder = world["dir"] / "disk"
+    folder.mkdir()
+    script = (f"mount -t tmpfs -o size=512k tmpfs {folder} && exec {sys.executable} -c"
+              f" \"$0\" {folder} {PROJECT_DIR}")
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", script, PROTECT], capture_output=True,
+                          text=True, timeout=60, check=False, cwd=PROJECT_DIR)
+    assert done.returncode == 0, done.stderr
+    world["out"] = done.stdout
+
+
+@then("the position is sold and journaled, using the space the reserve freed")
+def sold_on_full_disk(world):
+    out = world["out"]
+    assert "stop: sold: stop_loss" in out and "rows: ['buy/', 'sell/stop_loss']" in out
+    assert "flat: True reserve: False" in out
+
+
+@then("no new position is opened until there is room for the reserve again")
+def no_buy_while_full(world):
+    out = world["out"]
+    assert "buy while full: skipped: BUY skipped: no room" in out
+    assert "buy after room: bought True" in out

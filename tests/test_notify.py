@@ -34,34 +34,6 @@ def _notifier(worker, events=("start", "fill", "error", "daily", "stop"), limite
     return notifier
 
 
-def test_start_fill_and_stop_messages_arrive_with_their_content():
-    """
-    Given a notifier with one json:// target on a local receiver
-    When the bot starts, buys, sells at take-profit and stops
-    Then four JSON posts arrive naming exchange, symbol, strategy, position, side, price,
-     quantity, PnL and the exit reason
-    """
-    with Receiver() as receiver:
-        worker = DeliveryWorker([receiver.url(path=TOKEN)])
-        notifier = _notifier(worker)
-        notifier.ready([], 0)
-        notifier.fill(TradeRow(timestamp_ms=0, order_id="1", side="buy", quantity=0.05,
-                               entry_price=3000.0, filled_price=3000.0, symbol="ETH/USDT"))
-        notifier.fill(TradeRow(timestamp_ms=1, order_id="2", side="sell", quantity=0.05,
-                               entry_price=3000.0, exit_price=3120.0, filled_price=3120.0,
-                               pnl=5.7, exit_reason="take_profit", symbol="ETH/USDT"))
-        notifier.stopped("position: flat; realised PnL: +5.70 USDT", 2)
-        notifier.close()
-        posts = receiver.wait_for(4)
-    bodies = [p["message"] for p in posts]
-    assert "local emulator" in bodies[0] and "ETH/USDT 1m" in bodies[0]
-    assert "strategy macd" in bodies[0] and "position: flat" in bodies[0]
-    assert bodies[1] == "BUY 0.05 ETH/USDT at 3000"
-    assert bodies[2] == "SELL 0.05 ETH/USDT at 3120, PnL +5.70 USDT (take-profit)"
-    assert bodies[3].startswith("stopped; position: flat")
-    assert posts[0]["title"].startswith("paperbot: started")
-
-
 def test_only_the_chosen_event_kinds_are_sent():
     """
     Given NOTIFY_EVENTS=fill
@@ -129,30 +101,6 @@ def test_errors_are_rate_limited_per_kind():
     assert limiter.offer("cycle_skipped", "skip 6") == "skip 6"
 
 
-def test_error_log_records_become_error_alerts_and_secrets_are_masked():
-    """
-    Given a notifier watching the paperbot loggers, with a secret to mask
-    When the errors logger records a testnet wipe holding the secret, then three cycle errors
-    Then the wipe and the first cycle error arrive at once, masked; the rest are held back
-    """
-    limiter = KindLimiter(3600)
-    with Receiver() as receiver:
-        notifier = _notifier(DeliveryWorker([receiver.url()]), limiter=limiter)
-        notifier.watch_errors("paperbot", secrets=[TOKEN])
-        errors = logging.getLogger("paperbot.errors")
-        errors.error("position lost: balance gone (testnet wipe?) key %s", TOKEN)
-        for n in range(3):
-            errors.error("Cycle failed and was skipped: boom %d", n)
-        notifier.close()
-        logging.getLogger("paperbot.errors").error("after close: not sent")
-        posts = receiver.wait_for(2)
-        time.sleep(0.05)
-    assert len(posts) == 2
-    assert posts[0]["title"] == "paperbot: error (testnet_wipe)"
-    assert TOKEN not in posts[0]["message"] and "***" in posts[0]["message"]
-    assert posts[1]["message"] == "Cycle failed and was skipped: boom 0"
-
-
 def test_daily_summary_and_skipped_cycle_alerts():
     """
     Given a notifier that saw one closed trade on day 0
@@ -201,3 +149,37 @@ def test_helpers_split_urls_name_schemes_and_classify_errors():
     assert error_kind("fetch OHLCV failed after 3 attempt(s): 503") == "cycle_skipped"
     assert error_kind("SELL order rejected: -2010") == "order"
     assert error_kind("disk full") == "other"
+
+
+def test_after_close_gives_up_on_a_hanging_target_nothing_more_is_logged(capsys, caplog):
+    """
+    Given a worker whose only target hangs longer than the close wait
+    When close(0.2) returns and the target later times out
+    Then close reports False and no failure line is logged or printed afterwards
+    """
+    with Receiver("hang") as hang:
+        worker = DeliveryWorker([hang.url(0.6)])
+        worker.submit("t", "m")
+        assert hang.arrived.wait(5)
+        with caplog.at_level(logging.ERROR, logger="paperbot.alerts"):
+            assert worker.close(0.2) is False
+            time.sleep(0.8)
+        hang.released.set()
+    assert caplog.text == "" and capsys.readouterr().err == ""
+
+
+def test_reconcile_problems_at_start_are_error_alerts():
+    """
+    Given a notifier sending errors only
+    When the start-up reconcile notes an unresolved pending order and a fine resume
+    Then one reconcile error alert names the unresolved order
+    """
+    with Receiver() as receiver:
+        notifier = _notifier(DeliveryWorker([receiver.url()]), events=("error",))
+        notifier.ready(["pending BUY order pb-1 unresolved (timeout); will retry before the"
+                        " next order", "resuming open position: 0.001 BTC at 95000"], 0)
+        notifier.close()
+        posts = receiver.wait_for(1)
+        time.sleep(0.05)
+    assert [p["title"] for p in posts] == ["paperbot: error (reconcile)"]
+    assert posts[0]["message"].startswith("reconcile: pending BUY order pb-1 unresolved")

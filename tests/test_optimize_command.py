@@ -56,19 +56,6 @@ def test_every_row_equals_the_backtest_of_its_parameters(swept, candles, tmp_pat
             assert row[name] == value, (name, row[name], value)
 
 
-def test_rejected_combinations_are_skipped_and_counted(swept):
-    """
-    Given MA_FAST 4, 8, 12 and MA_SLOW 8, 16, 24 (fast must stay below slow) times two sl
-    When the sweep runs
-    Then the 2 refused pairs (x2 sl) are counted, and the 14 others are the rows
-    """
-    out, printed = swept
-    assert "18 combinations, 14 to run (4 rejected by the strategy)" in printed
-    rows = read_results(out)
-    assert len(rows) == 14
-    assert all(r["MA_FAST"] < r["MA_SLOW"] for r in rows)
-
-
 def test_results_are_sorted_best_first_with_every_metric_and_best_json(swept):
     """
     Given the finished sweep
@@ -102,18 +89,15 @@ def test_console_shows_the_top_ten_and_the_env_lines(swept):
     assert f"STOP_LOSS_PERCENT={best['sl']}" in printed
 
 
-def test_three_varying_keys_draw_a_scatter_and_two_a_heat_map(swept, candles, tmp_path):
+def test_three_varying_keys_draw_one_scatter_per_key(swept):
     """
-    Given the three-key sweep, and a two-key sweep
-    When their charts are looked for
-    Then the first drew params.png and the second heatmap.png (both real PNG files)
+    Given the sweep over three keys (two keys draw a heat map: features/optimize.feature)
+    When its chart is looked for
+    Then params.png is a PNG and no heat map was drawn
     """
     out, _ = swept
     assert (out / "params.png").read_bytes()[:4] == b"\x89PNG"
-    two = tmp_path / "two"
-    assert optimize("--data", candles, "--strategy", "ma2line", *GRID[:4], "--workers", "1",
-                    "--out", two) == 0
-    assert (two / "heatmap.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (out / "heatmap.png").exists()
 
 
 def test_a_minimised_objective_and_min_trades_rank_as_asked(candles, tmp_path, capsys):
@@ -135,22 +119,24 @@ def test_a_minimised_objective_and_min_trades_rank_as_asked(candles, tmp_path, c
 
 def test_random_search_runs_the_seeded_number_of_trials(candles, tmp_path, capsys):
     """
-    Given a 4 x 6 grid sampled with --method random --trials 8 --seed 3, twice
-    When both runs finish
-    Then each ran 8 combinations minus the rejected ones, the same ones both times
+    Given a 4 x 6 grid sampled with --method random --trials 8 --seed 3
+    When the run finishes
+    Then it ran the 8 seeded combinations (the same plan.sample gives) minus rejected ones
     """
+    from research.grid import parse_grid, plan
+    from research.sweep import SweepSpec, accepts
+
     grid = ["--grid", "MA_FAST=2:8:2", "--grid", "MA_SLOW=5:30:5"]
-    runs = []
-    for k in range(2):
-        out = tmp_path / f"r{k}"
-        assert optimize("--data", candles, "--strategy", "ma2line", *grid, "--method",
-                        "random", "--trials", "8", "--seed", "3", "--workers", "1",
-                        "--out", out) == 0
-        runs.append(sorted((r["MA_FAST"], r["MA_SLOW"]) for r in read_results(out)))
-    printed = capsys.readouterr().out
-    assert runs[0] == runs[1]
-    rejected = int(printed.split(" rejected")[0].rsplit("(", 1)[1])
-    assert len(runs[0]) == 8 - rejected
+    out = tmp_path / "r"
+    assert optimize("--data", candles, "--strategy", "ma2line", *grid, "--method", "random",
+                    "--trials", "8", "--seed", "3", "--workers", "1", "--out", out) == 0
+    ran = sorted((r["MA_FAST"], r["MA_SLOW"]) for r in read_results(out))
+    spec = SweepSpec("ma2line", {"MA_FAST": 9, "MA_SLOW": 18}, None, 1.0)
+    planned = plan(parse_grid(grid[1::2], ["MA_FAST", "MA_SLOW"]), accepts(spec), "random",
+                   8, 3)
+    assert ran == sorted((c["MA_FAST"], c["MA_SLOW"]) for c in planned.combos)
+    assert f"({planned.rejected} rejected" in capsys.readouterr().out
+    assert len(ran) + planned.rejected == 8
 
 
 def test_two_local_workers_give_the_same_rows(swept, candles, tmp_path):
@@ -200,23 +186,48 @@ def test_ctrl_c_keeps_the_finished_rows_and_a_rerun_resumes(swept, candles, tmp_
     assert (out / "results.csv").read_bytes() == (swept[0] / "results.csv").read_bytes()
 
 
-def test_resume_skips_done_rows_and_refuses_other_fill_rules(swept, candles, tmp_path,
+def test_a_folder_of_other_fill_rules_is_refused(swept, candles, tmp_path,
                                                              capsys):
     """
-    Given a folder holding a finished sweep
-    When the same sweep runs again, then one with another commission
-    Then the first has nothing to redo, and the second is refused with one line, exit 2,
-      the folder untouched
+    Given a copy of a folder holding a finished sweep
+    When the same sweep runs with another commission
+    Then it is refused with one line, exit 2, the folder untouched
     """
+    import shutil
+
     out = tmp_path / "out"
+    shutil.copytree(swept[0], out)
     args = ["--data", candles, "--strategy", "ma2line", *GRID, "--tp", "0.008", "--workers",
             "1", "--out", out]
-    assert optimize(*args) == 0
     capsys.readouterr()
-    assert optimize(*args) == 0
-    assert "0 to run (4 rejected by the strategy, 14 done before)" in capsys.readouterr().out
     before = folder_state(out)
     assert optimize(*args, "--commission", "0.002") == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "other fill rules" in err[0]
     assert folder_state(out) == before
+
+
+@pytest.mark.parametrize("strategy,grid,extra", [
+    ("bollinger", ["--grid", "BB_LENGTH=10,20", "--grid", "BB_MULT=1.5,2"],
+     ["--mode", "long-short", "--qty-percent", "10"]),
+    ("macd", ["--grid", "MACD_FAST=6,12", "--grid", "MACD_SLOW=26"],
+     ["--from", "2024-01-01T10:00", "--to", "2024-01-02T12:00"]),
+])
+def test_order_broker_strategies_and_time_ranges_equal_their_backtests(
+        candles, tmp_path, strategy, grid, extra):
+    """
+    Given a stop-entry strategy with percent sizing, and a MACD sweep cut by --from/--to
+    When each sweep runs and its rows are backtested with the same options
+    Then every Performance Summary value matches, bit for bit
+    """
+    out = tmp_path / "out"
+    assert optimize("--data", candles, "--strategy", strategy, *grid, *extra, "--workers", "1",
+                    "--out", out) == 0
+    keys = [g.split("=")[0] for g in grid[1::2]]
+    rows = read_results(out)
+    for k, row in enumerate([rows[0], rows[-1]]):
+        params = [a for key in keys for a in ("--param", f"{key}={row[key]}")]
+        report = backtest_report("--data", candles, "--strategy", strategy, *params, *extra,
+                                 "--out", tmp_path / f"bt{k}")
+        for name, value in report["performance"].items():
+            assert row[name] == value, (name, row[name], value)

@@ -157,30 +157,32 @@ def test_reader_waits_for_a_pid_still_being_written(tmp_path, monkeypatch):
         lock.release()
 
 
-def test_second_bot_and_download_on_a_held_folder_exit_2_naming_the_pid(tmp_path):
+def test_second_bot_and_download_on_a_held_folder_exit_2_naming_the_pid(tmp_path, capsys,
+                                                                        monkeypatch):
     """Given a real process holding the data folder's lock
     When the bot, and a download into that folder, start with it as their data folder
     Then each exits 2 with one line naming the holder's PID
     And neither wrote a state, journal, exchange or log file
     """
-    from tests.main_subprocess import error_lines, project_copy, run_many
+    import main
 
-    project = project_copy(tmp_path)
     data, logs = tmp_path / "data", tmp_path / "logs"
     holder = start_holder(data)
-    env = {"DATA_DIR": str(data)}
+    monkeypatch.setenv("DATA_DIR", str(data))
     try:
-        done = run_many({
-            "bot": (project, ["--logs-dir", str(logs), "--max-candles", "1"], env),
-            "download": (project, ["download", "--since", "2026-01-01", "--exchange", "local",
-                                   "--out", str(data / "historical_data.csv")], env),
-        })
+        runs = {
+            "bot": main.main(["--exchange", "local", "--logs-dir", str(logs),
+                              "--max-candles", "1"]),
+            "download": main.main(["download", "--since", "2026-01-01", "--exchange", "local",
+                                   "--out", str(data / "historical_data.csv")]),
+        }
+        err = capsys.readouterr().err
     finally:
         stop(holder)
-    for name, result in done.items():
-        lines = error_lines(result.stderr)
-        assert result.returncode == 2, (name, result.stderr)
-        assert len(lines) == 1 and f"PID {holder.pid}" in lines[0], (name, lines)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert runs == {"bot": 2, "download": 2}, err
+    assert len(lines) == 2 and all(f"PID {holder.pid}" in line for line in lines), lines
+    assert lines[1].startswith("download: ")
     assert sorted(p.name for p in data.iterdir()) == [LOCK_NAME]
     assert not logs.exists()
 
@@ -202,3 +204,28 @@ def test_download_locks_only_a_bots_folder(tmp_path):
         lock.release()
     assert lock_for_output(other / "c.csv", data) is None
     assert not (other / LOCK_NAME).exists()
+
+
+def test_import_into_a_folder_a_running_bot_holds_is_refused(tmp_path, capsys):
+    """
+    Given a bot's data folder whose lock a real second process holds
+    When 'main.py import SRC --out <that folder>/historical_data.csv --force' runs
+    Then it exits 2 with one line naming the holder's PID and the file is not replaced
+    """
+    import main
+    from tests.candle_layouts import candles, write_layout
+
+    data = tmp_path / "data"
+    data.mkdir()
+    target = data / "historical_data.csv"
+    target.write_text("kept\n")
+    src = write_layout("a Binance kline CSV in milliseconds", candles(5), tmp_path)
+    holder = start_holder(data)
+    try:
+        status = main.main(["import", str(src), "--out", str(target), "--force"])
+    finally:
+        stop(holder)
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and f"PID {holder.pid}" in err and "\n" not in err
+    assert target.read_text() == "kept\n"
+    assert main.main(["import", str(src), "--out", str(target), "--force"]) == 0
