@@ -19,10 +19,16 @@ from typing import Any
 
 import pandas as pd
 
+from core.candles import CANDLE_COLUMNS
 from exchange.client import MAX_KLINES
 from exchange.download import DownloadInterrupted, download_candles
 from exchange.validation import describe_time
-from storage.candles import append_candles, last_stored_timestamp
+from storage.candles import (
+    append_candles,
+    last_stored_timestamp,
+    replace_last_row,
+    stored_last_row,
+)
 
 log = logging.getLogger("paperbot")
 
@@ -61,6 +67,7 @@ class CandleRecorder:
         last row, so the gap is filled later rather than sealed in.
         """
         tf = self.timeframe_ms
+        self._check_last_row(frame)
         before = last_stored_timestamp(self.path)
         first = int(frame["timestamp"].iloc[0])
         backfilled = 0
@@ -94,6 +101,23 @@ class CandleRecorder:
                 self._log_hole(previous + tf, stamp)
             previous = stamp if previous is None else max(previous, stamp)
         return StoreResult(appended=appended, backfilled=backfilled)
+
+    def _check_last_row(self, frame: pd.DataFrame) -> None:
+        """Replace the file's last row when the exchange's candle at that time differs."""
+        stored = stored_last_row(self.path)
+        if stored is None:
+            return
+        same = frame[frame["timestamp"] == int(stored[0])]
+        if same.empty:
+            return
+        fresh = [float(v) for v in same[CANDLE_COLUMNS].iloc[0]]
+        if fresh == stored:
+            return
+        log.warning("The candle file's last row (%s) differs from the exchange's candle at that"
+                    " time (stored %s, exchange %s): a row cut short that looked whole; replaced"
+                    " it with the exchange's", describe_time(int(stored[0])), stored[1:],
+                    fresh[1:])
+        replace_last_row(self.path, same.head(1))
 
     def _log_hole(self, start_ms: int, end_ms: int) -> None:
         """One line for a stretch [start, end) the exchange has no candles for, as stored."""

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from emulator.book import candle_sums, candle_trades
+from emulator.book import (
+    TRADES_PER_CANDLE,
+    candle_sums,
+    candle_trades,
+    recent_trades,
+    trades_between,
+)
 from emulator.market import Market
 from emulator.wire import fmt8
 
@@ -154,6 +160,43 @@ def tape_sums(market: Market, first: int, count: int, now_ms: int, interval_ms: 
     return sums.reshape(5, -1, per).sum(axis=2)
 
 
+def second_klines(market: Market, now_ms: int, *, start_ms: int | None = None,
+                   end_ms: int | None = None, limit: int = 500) -> list[list]:
+    """``1s`` klines from the trade tape: a second with trades has their open, high, low,
+    close and volume; a second without any is flat at the last trade before it, volume 0."""
+    k0, k1 = _bucket_range(1000, now_ms, start_ms, end_ms, limit)
+    first = market.first_index()
+    if first is not None:
+        k0 = max(k0, first * market.timeframe_ms // 1000)
+    if k1 < k0:
+        return []
+    tape = trades_between(market, k0 * 1000, k1 * 1000 + 999, now_ms)
+    before = recent_trades(market, k0 * 1000 - 1, 1)
+    last = float(before.prices[-1]) if len(before) else (
+        float(tape.prices[0]) if len(tape) else market.price_at(k0 * 1000))
+    seconds = (tape.times // 1000 - k0).tolist()
+    prices, qtys, makers = tape.prices.tolist(), tape.qtys.tolist(), tape.buyer_maker.tolist()
+    answer, i = [], 0
+    for k in range(k1 - k0 + 1):
+        o = h = low = c = last
+        volume = quote = taker = taker_quote = 0.0
+        count = 0
+        while i < len(seconds) and seconds[i] == k:
+            p, q = prices[i], qtys[i]
+            if count == 0:
+                o = h = low = p
+            h, low, c = max(h, p), min(low, p), p
+            volume, quote, count = volume + q, quote + p * q, count + 1
+            if not makers[i]:
+                taker, taker_quote = taker + q, taker_quote + p * q
+            i += 1
+        last = c
+        open_ms = (k0 + k) * 1000
+        answer.append([open_ms, fmt8(o), fmt8(h), fmt8(low), fmt8(c), fmt8(volume),
+                       open_ms + 999, fmt8(quote), count, fmt8(taker), fmt8(taker_quote), "0"])
+    return answer
+
+
 MINI_FIELDS = ("symbol", "openPrice", "highPrice", "lowPrice", "lastPrice", "volume",
                "quoteVolume", "openTime", "closeTime", "firstId", "lastId", "count")
 WINDOW_FIELDS = ("symbol", "priceChange", "priceChangePercent", "weightedAvgPrice",
@@ -203,11 +246,14 @@ def window_stats(market: Market, symbol: str, open_ms: int, now_ms: int,
         valid = np.array([[last, last, last, last, 0.0]])
     open_price = float(valid[0, 0])
     volume = float(valid[:, 4].sum())
-    tape = candle_trades(market, first, count, now_ms)
-    tape_volume = float(tape.qtys.sum())
-    vwap = float((tape.prices * tape.qtys).sum()) / tape_volume if tape_volume > 0 else last
+    sums = candle_sums(market, first, count, now_ms)
+    tape_volume = float(sums[1].sum())
+    vwap = float(sums[2].sum()) / tape_volume if tape_volume > 0 else last
     change = last - open_price
-    trades = len(tape)
+    printed = np.flatnonzero(sums[0] > 0)
+    trades = int(sums[0].sum())
+    last_trades = (candle_trades(market, first + int(printed[-1]), 1, now_ms) if trades
+                   else None)
     return {
         "symbol": symbol,
         "priceChange": fmt8(change),
@@ -221,8 +267,8 @@ def window_stats(market: Market, symbol: str, open_ms: int, now_ms: int,
         "quoteVolume": fmt8(vwap * volume),
         "openTime": int(open_ms),
         "closeTime": int(now_ms if close_ms is None else close_ms),
-        "firstId": int(tape.ids[0]) if trades else -1,
-        "lastId": int(tape.ids[-1]) if trades else -1,
+        "firstId": (first + int(printed[0])) * TRADES_PER_CANDLE if trades else -1,
+        "lastId": int(last_trades.ids[-1]) if last_trades is not None else -1,
         "count": trades,
-        "_lastQty": fmt8(float(tape.qtys[-1])) if trades else fmt8(0.0),
+        "_lastQty": fmt8(float(last_trades.qtys[-1])) if last_trades is not None else fmt8(0.0),
     }

@@ -62,6 +62,11 @@ class RateLimits:
         return entries
 
 
+# No limit at all: for benchmarks that send thousands of requests in one frozen minute.
+UNLIMITED = RateLimits(weight_per_minute=None, raw_requests_per_5m=None, orders_per_10s=None,
+                       orders_per_day=None)
+
+
 @dataclass
 class _IpUse:
     minute: int = -1

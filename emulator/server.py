@@ -54,6 +54,7 @@ from emulator.klines import (
     WEEK_SHIFT_MS,
     WINDOW_FIELDS,
     klines,
+    second_klines,
     ticker_24hr,
     window_stats,
 )
@@ -595,12 +596,16 @@ class EmulatorServer:
         if not interval:
             raise mandatory("interval")
         interval_ms = INTERVALS_MS.get(interval)
-        if interval_ms is None or interval_ms % market.timeframe_ms:
+        if interval != "1s" and (interval_ms is None or interval_ms % market.timeframe_ms):
             raise ApiError(400, -1120, MSG_INVALID_INTERVAL)
         limit = int_param(params, "limit")
         limit = 500 if limit is None else min(limit, 1000)
         if limit < 1:
             raise illegal("limit", "1..1000")
+        if interval == "1s":
+            return second_klines(market, self.clock.now_ms(),
+                                 start_ms=time_param(params, "startTime"),
+                                 end_ms=time_param(params, "endTime"), limit=limit)
         shift = time_zone_ms(params.get("timeZone"))
         if interval == "1w":
             shift += WEEK_SHIFT_MS

@@ -240,3 +240,46 @@ def test_account_commission_order_test_and_cancel_all(server):
     assert set(cancelled[0]) == set(fixture("cancel_open_orders.json")[0])
     assert server.locked_balances()["USDT"] == 0
     assert signed(server, "DELETE", "/api/v3/openOrders", symbol="BTCUSDT").code == -2011
+
+
+def test_one_second_klines_come_from_the_tape(server):
+    """
+    Given a closed minute of BTCUSDT
+    When its 60 one-second klines are asked for
+    Then they hold all 22 trades of the minute, seconds without a trade are flat at the last
+    trade with volume 0, and their open, high, low, close and volume are the minute's
+    """
+    seconds = public(server, "/api/v3/klines", symbol="BTCUSDT", interval="1s",
+                     startTime=T0 - 60_000, limit=60).body
+    minute = public(server, "/api/v3/klines", symbol="BTCUSDT", interval="1m",
+                    startTime=T0 - 60_000, limit=1).body[0]
+    assert [b[0] for b in seconds] == [T0 - 60_000 + 1000 * k for k in range(60)]
+    assert sum(b[8] for b in seconds) == minute[8] == 22
+    quiet = [b for b in seconds if b[8] == 0]
+    assert quiet and all(b[1] == b[2] == b[3] == b[4] and b[5] == "0.00000000" for b in quiet)
+    assert seconds[0][1] == minute[1] and seconds[-1][4] == minute[4]
+    assert max(float(b[2]) for b in seconds) == float(minute[2])
+    assert min(float(b[3]) for b in seconds) == float(minute[3])
+    assert sum(float(b[5]) for b in seconds) == pytest.approx(float(minute[5]), abs=1e-7)
+    assert public(server, "/api/v3/klines", symbol="BTCUSDT", interval="1M").code == -1120
+
+
+def test_cached_sums_of_closed_candles_follow_scripts():
+    """
+    Given the per-candle sums of closed blocks of candles, cached
+    When the same range is asked again, then after a script changes one of the candles
+    Then the repeat equals a fresh computation, and the scripted candle's sums change
+    """
+    from emulator.book import candle_sums
+
+    market = GeneratedMarket(7)
+    first = INDEX - 3000
+    once = candle_sums(market, first, 2500, NOW)
+    np.testing.assert_array_equal(candle_sums(market, first, 2500, NOW), once)
+    assert once[0].tolist() == [22] * 2500
+    market.script((first + 10) * 60_000, [1000.0])
+    again = candle_sums(market, first, 2500, NOW)
+    assert again[2, 10] != once[2, 10] and again[2, 5] == once[2, 5]
+    assert again[2, 10] == pytest.approx(float(
+        (candle_trades(market, first + 10, 1).prices * candle_trades(market, first + 10, 1).qtys
+         ).sum()))
