@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.signal_engine import LiveSignals
 from bot.timing import wake_time_ms
 from bot.window import CandleWindow
 from core.clock import Clock
@@ -55,6 +56,7 @@ class TradingBot:
         close_offset_seconds: float,
         heartbeat_seconds: float,
         max_candles: int | None = None,
+        signals: Any = None,
     ) -> None:
         self.client = client
         self.positions = positions
@@ -73,6 +75,10 @@ class TradingBot:
         self.stop_requested = False
         self._last_heartbeat_ms = clock.now_ms()
         self.window = CandleWindow(client, history_candles, timeframe_ms)
+        # The signal of each candle as ``signals`` computes it over the stored file.
+        self.signals = signals if signals is not None else LiveSignals.from_state(
+            strategy, strategy_params, self.candles_csv, positions.state.extra,
+            timeframe_ms=timeframe_ms, rules={})
 
     # --- control -------------------------------------------------------------------------
 
@@ -188,8 +194,7 @@ class TradingBot:
         fresh = int((frame["timestamp"] > done_ts).sum()) if done_ts is not None else 1
         if fresh > 1:
             log.info("%d candles closed since the last cycle; acting on the latest only", fresh)
-        signals = self.strategy.compute(frame, self.strategy_params)
-        signal = int(signals["signal"].iloc[-1])
+        signal = self.signals.on_candle(last_ts, self.positions.state.extra)
         close = float(frame["close"].iloc[-1])
         action = self.positions.on_signal(signal, last_ts, close)
         self.positions.mark_candle_processed(last_ts)

@@ -190,10 +190,19 @@ def build_bot(settings: Settings, *, client: Any, positions: Any, clock: Clock,
         raise StartupError(
             f"HISTORY_CANDLES={settings.history_candles} is too short for {settings.strategy}"
             f" with these parameters: it needs at least {needed}; raise HISTORY_CANDLES")
+    from bot.signal_engine import LiveSignals
+
+    signals = LiveSignals.from_state(
+        strategy, params, settings.candles_csv, positions.state.extra,
+        timeframe_ms=client.timeframe_ms,
+        rules={"stop_loss": settings.stop_loss_percent,
+               "take_profit": settings.take_profit_percent,
+               "offset_ms": int(settings.candle_close_offset_seconds * 1000)})
     return TradingBot(
         client=client, positions=positions, strategy=strategy, strategy_params=params,
         clock=clock, candles_csv=settings.candles_csv, timeframe_ms=client.timeframe_ms,
         history_candles=settings.history_candles,
         price_poll_seconds=settings.price_poll_seconds,
         close_offset_seconds=settings.candle_close_offset_seconds,
-        heartbeat_seconds=settings.heartbeat_seconds, max_candles=max_candles)
+        heartbeat_seconds=settings.heartbeat_seconds, max_candles=max_candles,
+        signals=signals)
