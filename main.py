@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "download": "commands.download",
     "report": "commands.report",
     "check": "commands.check",
+    "import": "commands.import_candles",
 }
 
 

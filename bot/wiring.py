@@ -72,9 +72,10 @@ def start_local_exchange(
     ``history_candles`` into the file, afresh every time. A generated market starts at
     ``start_ms`` (default: now), so tests can pin the market they trade on.
     """
-    from emulator.market import GeneratedMarket, ReplayMarket
+    from emulator.market import ReplayMarket
     from emulator.persistence import load_emulator_state
     from emulator.server import EmulatorServer
+    from emulator.symbols import generated_market
 
     timeframe_ms = 60_000
     if replay is not None:
@@ -85,13 +86,13 @@ def start_local_exchange(
             raise StartupError(f"--replay {replay}: {exc}") from None
         description = f"local emulator replaying {replay}"
     else:
-        market = GeneratedMarket(seed, timeframe_ms=timeframe_ms)
+        market = generated_market(settings.symbol, seed, timeframe_ms)
         start = int(time.time() * 1000) if start_ms is None else int(start_ms)
         description = f"local emulator (generated market, seed {seed})"
     # A replay is an experiment on a fixed file: it always starts afresh.
     state_path = settings.data_dir / LOCAL_STATE_FILE if persist and replay is None else None
     clock = PacedClock(start, speed=speed)
-    server = EmulatorServer(market, clock, state_path=state_path)
+    server = EmulatorServer(market, clock, symbol=settings.symbol, state_path=state_path)
     if state_path is not None:
         try:
             saved_ms = load_emulator_state(server, state_path)

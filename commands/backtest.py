@@ -31,8 +31,9 @@ def parse_params(items: list[str] | None) -> dict[str, int | float]:
 def add_fill_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared with ``compare``: strategy, parameters, mode and costs."""
     parser.add_argument("--data", type=Path, default=None,
-                        help="candle CSV (timestamp,open,high,low,close,volume) or a TradingView"
-                             " chart export (default: data/historical_data.csv)")
+                        help="candle file: the project's CSV, a TradingView chart export, freqtrade"
+                             " .feather/.json, a Binance kline CSV, Date,Open,High,Low,Close,"
+                             "Volume (default: data/historical_data.csv)")
     parser.add_argument("--strategy", default=None,
                         help="ma2line, rsi, macd or sma_rsi (default: STRATEGY setting)")
     parser.add_argument("--param", action="append", metavar="K=V",
@@ -100,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     from backtest.report import build_report, format_console, write_json
     from backtest.run import run_on_signal, strategy_signals
     from backtest.tradelist import write_trade_list
+    from storage.candle_formats import stderr_note
     from storage.candles import CandleFileError
 
     settings, problem = settings_or_none()
@@ -127,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         data.stat().st_size >= LONG_RUN_BYTES)
     try:
         progress.phase("candles", 0.0, 0.5)
-        candles = load_candles(data)
+        candles = load_candles(data, note=stderr_note("backtest"))
         progress.phase("signals", 0.5, 0.65)
         params = strategy_params(settings, strategy, overrides)
         frame, params = strategy_signals(candles, strategy, params)

@@ -50,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop after N closed candles")
     parser.add_argument("--seed", type=int, default=1, help="local only: market seed")
     parser.add_argument("--replay", type=Path, default=None, metavar="CSV",
-                        help="local only: replay this candle CSV instead of a generated market")
+                        help="local only: replay this candle file (any layout 'main.py import'"
+                             " reads) instead of a generated market")
     parser.add_argument("--strategy", default=None, help="strategy name (see README)")
     parser.add_argument("--data-dir", type=Path, default=None, help="where the CSVs go")
     parser.add_argument("--logs-dir", type=Path, default=None, help="where the logs go")
@@ -138,6 +139,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"main.py: error: {problem}", file=sys.stderr)
         return 2
 
+    from storage.lock import DataDirLock, DataDirLocked, DataDirLockError
+
+    # Held until the process ends: a second bot on this folder would double every order.
+    lock = DataDirLock(settings.data_dir)
+    try:
+        lock.acquire()
+    except (DataDirLocked, DataDirLockError) as exc:
+        print(f"main.py: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _run_locked(args, settings)
+    finally:
+        lock.release()
+
+
+def _run_locked(args: argparse.Namespace, settings) -> int:
+    """The bot's run once the data folder is ours."""
     from bot.wiring import StartupError, build_bot, build_client, build_positions
     from exchange.client import ExchangeRefused
     from storage.logs import setup_logging, teardown_logging

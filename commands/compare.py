@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from backtest.run import run_backtest
     from backtest.tvexport import TvExportError, read_tv_trades
     from commands.backtest import fail, parse_params, settings_or_none, strategy_params
+    from storage.candle_formats import stderr_note
     from storage.candles import CandleFileError
 
     settings, problem = settings_or_none()
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
                           commission=args.commission, slippage=args.slippage,
                           stop_loss=args.sl, take_profit=args.tp)
         strategy = args.strategy or settings.strategy
-        candles = load_candles(args.data or settings.candles_csv)
+        candles = load_candles(args.data or settings.candles_csv, note=stderr_note("compare"))
         result = run_backtest(candles, strategy, strategy_params(settings, strategy, overrides),
                               rules, 1_000_000.0)
         stamps, opens = result.timestamps, result.open

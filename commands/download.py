@@ -233,14 +233,15 @@ def open_client(args: argparse.Namespace, symbol: str, timeframe: str, settings)
     server = None
     try:
         if kind == "local" and not args.exchange_url:
-            from emulator.market import GeneratedMarket
             from emulator.server import (
                 DEFAULT_API_KEY,
                 DEFAULT_API_SECRET,
                 EmulatorServer,
             )
+            from emulator.symbols import generated_market
 
-            server = EmulatorServer(GeneratedMarket(args.seed), clock, symbol=symbol).start()
+            server = EmulatorServer(generated_market(symbol, args.seed), clock,
+                                    symbol=symbol).start()
             url, key, secret = server.base_url, DEFAULT_API_KEY, DEFAULT_API_SECRET
             source = (f"in-process local emulator: SYNTHETIC candles (GeneratedMarket seed"
                       f" {args.seed}), not market data")
@@ -285,6 +286,38 @@ def run(args: argparse.Namespace) -> int:
 def _download(args: argparse.Namespace, settings, symbol: str, timeframe: str, since_ms: int,
               until_ms: int | None, err: TextIO) -> int:
     """The download itself, errors mapped to exit statuses and one-line messages."""
+    from storage.lock import DataDirLocked, DataDirLockError
+
+    out: Path = args.out
+    try:
+        lock = lock_for_output(out, settings.data_dir)
+    except (DataDirLocked, DataDirLockError) as exc:
+        print(f"download: {exc}", file=err)
+        return 2
+    try:
+        return _download_unlocked(args, settings, symbol, timeframe, since_ms, until_ms, err)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def lock_for_output(out: Path, data_dir: Path):
+    """The data-folder lock when ``out`` is in a bot's data folder (taken), else None.
+
+    A bot's data folder is ``DATA_DIR`` or any folder a bot has locked before (it holds the
+    lock file): appending there while a bot appends too would interleave rows.
+    """
+    from storage.lock import DataDirLock, lock_path
+
+    folder = Path(out).resolve().parent
+    if folder != Path(data_dir).resolve() and not lock_path(folder).exists():
+        return None
+    return DataDirLock(folder).acquire()
+
+
+def _download_unlocked(args: argparse.Namespace, settings, symbol: str, timeframe: str,
+                       since_ms: int, until_ms: int | None, err: TextIO) -> int:
+    """The download once the output's folder is ours (or belongs to no bot)."""
     from core.errors import EndpointRefused, ExchangeUnavailable
     from exchange.client import ExchangeRefused
     from exchange.download import DownloadFileError, DownloadInterrupted, download_candles

@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--seed", type=int, default=None, help="seed of the generated market")
-    source.add_argument("--replay", metavar="CANDLES.csv", help="replay a candle CSV instead")
+    source.add_argument("--replay", metavar="CANDLES.csv",
+                        help="replay a candle file (any layout 'main.py import' reads)")
     parser.add_argument(
         "--speed", type=float, default=None, help="clock speed (60 = one minute per second)"
     )
@@ -25,7 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--history", type=int, default=200,
         help="replay: candles already closed when the clock starts (default 200)",
     )
-    parser.add_argument("--symbol", default="BTC/USDT", help="the one symbol traded")
+    parser.add_argument(
+        "--symbol", default="BTC/USDT",
+        help="symbol of --seed/--replay's market (BTC/USDT, ETH/USDT, BNB/USDT are always listed)",
+    )
     parser.add_argument("--api-key", default=None, help="key it accepts (or EMULATOR_API_KEY)")
     parser.add_argument(
         "--api-secret", default=None, help="secret it accepts (or EMULATOR_API_SECRET)"
@@ -56,8 +60,9 @@ def parse_balances(items: list[str]) -> dict[str, float] | None:
 def build_server(args: argparse.Namespace, env: dict[str, str] | None = None):
     """The configured (not yet started) EmulatorServer for these arguments."""
     from core.clock import AcceleratedClock, RealClock
-    from emulator.market import GeneratedMarket, ReplayMarket
+    from emulator.market import ReplayMarket
     from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, EmulatorServer
+    from emulator.symbols import generated_market
 
     env = dict(os.environ) if env is None else env
     if args.speed is not None and args.speed <= 0:
@@ -66,7 +71,7 @@ def build_server(args: argparse.Namespace, env: dict[str, str] | None = None):
         market = ReplayMarket(args.replay)
         clock = AcceleratedClock(args.speed or 1.0, start_ms=market.default_start_ms(args.history))
     else:
-        market = GeneratedMarket(args.seed if args.seed is not None else 1)
+        market = generated_market(args.symbol, args.seed if args.seed is not None else 1)
         clock = AcceleratedClock(args.speed) if args.speed else RealClock()
     return EmulatorServer(
         market,

@@ -13,8 +13,9 @@ HELP = "write a strategy's indicator values and BUY/SELL/HOLD signal for every c
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the signals command."""
     parser.add_argument("--data", type=Path, default=None,
-                        help="candle CSV with timestamp,open,high,low,close,volume; timestamp in"
-                             " epoch ms or ISO 8601 UTC (default: data/historical_data.csv)")
+                        help="candle file in any layout 'main.py import' reads (the project's CSV,"
+                             " TradingView, freqtrade, Binance...; default:"
+                             " data/historical_data.csv)")
     parser.add_argument("--strategy", default=None,
                         help="sma_rsi, ma2line, rsi or macd (default: the STRATEGY setting,"
                              " sma_rsi)")
@@ -46,7 +47,8 @@ def _settings_defaults() -> tuple[str | None, dict, Path | None]:
 
 def run(args: argparse.Namespace) -> int:
     """Compute the signals, write the CSV, print a one-line summary; 2 on any bad input."""
-    from storage.candles import CandleFileError, read_candles
+    from storage.candle_formats import read_any, stderr_note
+    from storage.candles import CandleFileError
     from strategies.params import parse_param
     from strategies.registry import DEFAULT_STRATEGY, get_strategy
 
@@ -62,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if data is None:
         return _fail("no candle file given; use --data CANDLES.csv")
     try:
-        candles = read_candles(data)
+        candles = read_any(data, note=stderr_note("signals"))
     except CandleFileError as exc:
         return _fail(str(exc))
     result = strategy.compute(candles, params)

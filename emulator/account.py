@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -136,6 +137,7 @@ class Trade:
     commission_asset: str
     time_ms: int
     is_buyer: bool
+    symbol: str = ""
 
 
 @dataclass
@@ -219,9 +221,16 @@ class Account:
     """Balances, orders and trades of the one emulated account."""
 
     def __init__(
-        self, rules: SymbolRules, balances: dict[str, float], fee_rate: float = 0.001
+        self,
+        rules: SymbolRules | Sequence[SymbolRules],
+        balances: dict[str, float],
+        fee_rate: float = 0.001,
     ) -> None:
-        self.rules = rules
+        listed = [rules] if isinstance(rules, SymbolRules) else list(rules)
+        if not listed:
+            raise ValueError("an account needs at least one symbol")
+        self.rules = listed[0]  # the primary symbol
+        self.symbols: dict[str, SymbolRules] = {r.symbol: r for r in listed}
         self.fee_rate = dec(fee_rate)
         self._defaults = {asset: dec(float(amount)) for asset, amount in balances.items()}
         self.free: dict[str, Decimal] = {}
@@ -239,9 +248,17 @@ class Account:
         """Balances back to the defaults, nothing locked."""
         self.free = dict(self._defaults)
         self.locked = {asset: ZERO for asset in self._defaults}
-        for asset in (self.rules.base, self.rules.quote):
+        for asset in self.assets():
             self.free.setdefault(asset, ZERO)
             self.locked.setdefault(asset, ZERO)
+
+    def assets(self) -> list[str]:
+        """Every base and quote asset of the listed symbols."""
+        return sorted({a for r in self.symbols.values() for a in (r.base, r.quote)})
+
+    def default_balance(self, asset: str) -> Decimal:
+        """The balance ``asset`` starts with (and gets back at a wipe)."""
+        return self._defaults.get(asset, ZERO)
 
     def set_balance(self, asset: str, amount: float) -> None:
         """Set the free balance of ``asset`` (locked funds stay as they are)."""
@@ -295,17 +312,19 @@ class Account:
         }
 
     # -- orders ---------------------------------------------------------------------------
-    def check_symbol(self, params: dict[str, str]) -> None:
-        """-1102 when ``symbol`` is missing, -1121 when it is not ours."""
+    def check_symbol(self, params: dict[str, str]) -> SymbolRules:
+        """The rules of ``symbol``: -1102 when it is missing, -1121 when it is not listed."""
         symbol = params.get("symbol")
         if not symbol:
             raise mandatory("symbol")
-        if symbol != self.rules.symbol:
+        rules = self.symbols.get(symbol)
+        if rules is None:
             raise ApiError(400, -1121, MSG_INVALID_SYMBOL)
+        return rules
 
     def place(self, params: dict[str, str], price_now: float, now_ms: int) -> Order:
         """Validate and execute ``POST /api/v3/order``; raises ApiError as Binance would."""
-        self.check_symbol(params)
+        rules = self.check_symbol(params)
         side = params.get("side")
         if not side:
             raise mandatory("side")
@@ -323,15 +342,15 @@ class Account:
             raise ApiError(400, -2010, MSG_DUPLICATE)
         price = dec(price_now)
         if kind == "MARKET":
-            qty, quote_qty = self._market_quantity(params, price)
+            qty, quote_qty = self._market_quantity(rules, params, price)
             limit_price, tif = ZERO, "GTC"
         else:
-            qty, limit_price, tif = self._limit_terms(params)
+            qty, limit_price, tif = self._limit_terms(rules, params)
             quote_qty = ZERO
         order = Order(
             order_id=self._next_order_id,
             client_order_id=client_id,
-            symbol=self.rules.symbol,
+            symbol=rules.symbol,
             side=side,
             type=kind,
             status="NEW",
@@ -346,11 +365,11 @@ class Account:
             (side == "BUY" and limit_price >= price) or (side == "SELL" and limit_price <= price)
         )
         if marketable:
-            self._check_funds(side, qty, price)
+            self._check_funds(rules, side, qty, price)
             self._next_order_id += 1
             self._execute(order, price, now_ms)
         else:
-            self._check_funds(side, qty, limit_price)
+            self._check_funds(rules, side, qty, limit_price)
             self._next_order_id += 1
             self._lock_funds(order)
         self.orders.append(order)
@@ -360,8 +379,9 @@ class Account:
     def _new_client_id(self) -> str:
         return "emu" + secrets.token_hex(10)
 
-    def _market_quantity(self, params: dict[str, str], price: Decimal) -> tuple[Decimal, Decimal]:
-        rules = self.rules
+    def _market_quantity(
+        self, rules: SymbolRules, params: dict[str, str], price: Decimal
+    ) -> tuple[Decimal, Decimal]:
         qty = _decimal_param(params, "quantity")
         quote_qty = _decimal_param(params, "quoteOrderQty")
         if qty is not None and quote_qty is not None:
@@ -376,15 +396,16 @@ class Account:
                 raise ApiError(400, -1013, "Filter failure: NOTIONAL")
             qty = floor_to_step(quote_qty / price, rules.step_size)
         assert qty is not None
-        self._check_lot(qty, rules.max_qty)
+        self._check_lot(rules, qty, rules.max_qty)
         if qty > rules.market_max_qty:
             raise ApiError(400, -1013, "Filter failure: MARKET_LOT_SIZE")
         if qty * price < rules.min_notional:
             raise ApiError(400, -1013, "Filter failure: NOTIONAL")
         return qty, quote_qty if quote_qty is not None else ZERO
 
-    def _limit_terms(self, params: dict[str, str]) -> tuple[Decimal, Decimal, str]:
-        rules = self.rules
+    def _limit_terms(
+        self, rules: SymbolRules, params: dict[str, str]
+    ) -> tuple[Decimal, Decimal, str]:
         qty = _decimal_param(params, "quantity")
         if qty is None:
             raise mandatory("quantity")
@@ -398,21 +419,21 @@ class Account:
             raise ApiError(400, -1115, "Invalid timeInForce.")
         if price < rules.min_price or price > rules.max_price or price % rules.tick_size:
             raise ApiError(400, -1013, "Filter failure: PRICE_FILTER")
-        self._check_lot(qty, rules.max_qty)
+        self._check_lot(rules, qty, rules.max_qty)
         if qty * price < rules.min_notional:
             raise ApiError(400, -1013, "Filter failure: NOTIONAL")
         return qty, price, tif
 
-    def _check_lot(self, qty: Decimal, max_qty: Decimal) -> None:
-        rules = self.rules
+    @staticmethod
+    def _check_lot(rules: SymbolRules, qty: Decimal, max_qty: Decimal) -> None:
         if qty < rules.min_qty or qty > max_qty or (qty - rules.min_qty) % rules.step_size:
             raise ApiError(400, -1013, "Filter failure: LOT_SIZE")
 
-    def _check_funds(self, side: str, qty: Decimal, price: Decimal) -> None:
+    def _check_funds(self, rules: SymbolRules, side: str, qty: Decimal, price: Decimal) -> None:
         if side == "BUY":
-            enough = self.free[self.rules.quote] >= dec(qty * price)
+            enough = self.free[rules.quote] >= dec(qty * price)
         else:
-            enough = self.free[self.rules.base] >= qty
+            enough = self.free[rules.base] >= qty
         if not enough:
             raise ApiError(400, -2010, MSG_INSUFFICIENT)
 
@@ -422,12 +443,13 @@ class Account:
         self.locked[asset] += amount
 
     def _reserved(self, order: Order) -> tuple[str, Decimal]:
+        rules = self.symbols[order.symbol]
         if order.side == "BUY":
-            return self.rules.quote, dec(order.orig_qty * order.price)
-        return self.rules.base, order.orig_qty
+            return rules.quote, dec(order.orig_qty * order.price)
+        return rules.base, order.orig_qty
 
     def _execute(self, order: Order, price: Decimal, now_ms: int) -> None:
-        rules = self.rules
+        rules = self.symbols[order.symbol]
         qty = order.orig_qty
         quote = dec(qty * price)
         if order.side == "BUY":
@@ -447,6 +469,7 @@ class Account:
             commission_asset=fee_asset,
             time_ms=now_ms,
             is_buyer=order.side == "BUY",
+            symbol=order.symbol,
         )
         self._next_trade_id += 1
         order.trades.append(trade)
@@ -471,7 +494,7 @@ class Account:
 
     def find(self, params: dict[str, str], missing_code: int, missing_msg: str) -> Order:
         """The order named by ``orderId`` or ``origClientOrderId`` (the latest with that id)."""
-        self.check_symbol(params)
+        symbol = self.check_symbol(params).symbol
         order_id = int_param(params, "orderId")
         client_id = params.get("origClientOrderId")
         if order_id is None and not client_id:
@@ -480,6 +503,8 @@ class Account:
                 " empty/null!"
             )
         for order in reversed(self.orders):
+            if order.symbol != symbol:
+                continue
             if (order_id is None or order.order_id == order_id) and (
                 not client_id or order.client_order_id == client_id
             ):
@@ -520,7 +545,7 @@ class Account:
     def my_trades(self, params: dict[str, str]) -> list[dict]:
         """``GET /api/v3/myTrades`` with ``startTime``, ``endTime``, ``fromId``, ``orderId``,
         ``limit`` (default 500, at most 1000), oldest first."""
-        self.check_symbol(params)
+        symbol = self.check_symbol(params).symbol
         limit = int_param(params, "limit") or 500
         if limit < 1 or limit > 1000:
             raise illegal("limit", "1..1000")
@@ -529,7 +554,8 @@ class Account:
         chosen = [
             t
             for t in self.trades
-            if (start is None or t.time_ms >= start)
+            if t.symbol == symbol
+            and (start is None or t.time_ms >= start)
             and (end is None or t.time_ms <= end)
             and (from_id is None or t.trade_id >= from_id)
             and (order_id is None or t.order_id == order_id)
@@ -537,7 +563,7 @@ class Account:
         chosen = chosen[:limit] if start is not None or from_id is not None else chosen[-limit:]
         return [
             {
-                "symbol": self.rules.symbol,
+                "symbol": t.symbol,
                 "id": t.trade_id,
                 "orderId": t.order_id,
                 "orderListId": -1,

@@ -286,7 +286,7 @@ class GeneratedMarket(Market):
 
 
 class ReplayMarket(Market):
-    """A market replaying a candle frame or candle CSV (the ``storage.candles`` contract).
+    """A market replaying a candle frame or any candle file ``storage.candle_formats`` reads.
 
     Candles are served exactly as stored. A missing candle inside the file trades flat at the
     previous close with zero volume; after the last row the price stays at the last close
@@ -329,10 +329,10 @@ class ReplayMarket(Market):
     @staticmethod
     def _load(source: pd.DataFrame | str | Path) -> pd.DataFrame:
         from core.candles import candle_problem
-        from storage.candles import read_candles
+        from storage.candle_formats import read_any
 
         if isinstance(source, str | Path):
-            return read_candles(source)
+            return read_any(source)
         problem = candle_problem(source)
         if problem is not None:
             raise ValueError(f"replay frame row {problem[0]}: {problem[1]}")

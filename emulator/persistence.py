@@ -36,7 +36,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STATE_FORMAT = "paperbot-emulator-state"
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: several symbols ("symbols", a symbol per trade); 1 still loads
+# The last millisecond a calendar date can name (9999-12-31T23:59:59.999Z); a later saved
+# clock is a damaged file, not a time to continue from.
+MAX_CLOCK_MS = 253_402_300_799_999
 STATUSES = ("NEW", "PARTIALLY_FILLED", "FILLED", "CANCELED", "EXPIRED", "REJECTED")
 
 
@@ -70,6 +73,7 @@ def _trade_doc(trade: Trade) -> dict[str, Any]:
         "commission_asset": trade.commission_asset,
         "time_ms": trade.time_ms,
         "is_buyer": trade.is_buyer,
+        "symbol": trade.symbol,
     }
 
 
@@ -92,6 +96,7 @@ def account_state(account: Account) -> dict[str, Any]:
         "format": STATE_FORMAT,
         "version": STATE_VERSION,
         "symbol": account.rules.symbol,
+        "symbols": list(account.symbols),
         "balances": {
             asset: {"free": str(account.free[asset]),
                     "locked": str(account.locked.get(asset, ZERO))}
@@ -157,12 +162,13 @@ def _list(doc: Any, key: str) -> list:
     return value
 
 
-def _order(doc: Any, where: str, symbol: str) -> Order:
+def _order(doc: Any, where: str, symbols: tuple[str, ...]) -> Order:
     client_id = _str(doc, "client_order_id", where)
     if not CLIENT_ID_RE.match(client_id):
         raise ValueError(f"{where}.client_order_id {client_id!r} is not a Binance client id")
-    if _str(doc, "symbol", where) != symbol:
-        raise ValueError(f"{where}.symbol must be {symbol}, got {doc['symbol']!r}")
+    symbol = _str(doc, "symbol", where)
+    if symbol not in symbols:
+        raise ValueError(f"{where}.symbol must be one of {', '.join(symbols)}, got {symbol!r}")
     return Order(
         order_id=_int(doc, "order_id", where, 1),
         client_order_id=client_id,
@@ -181,7 +187,7 @@ def _order(doc: Any, where: str, symbol: str) -> Order:
     )
 
 
-def _trade(doc: Any, where: str) -> Trade:
+def _trade(doc: Any, where: str, symbol_of: dict[int, str]) -> Trade:
     is_buyer = _field(doc, "is_buyer", where)
     if not isinstance(is_buyer, bool):
         raise ValueError(f"{where}.is_buyer must be true or false, got {is_buyer!r}")
@@ -194,6 +200,7 @@ def _trade(doc: Any, where: str) -> Trade:
         commission_asset=_str(doc, "commission_asset", where),
         time_ms=_int(doc, "time_ms", where),
         is_buyer=is_buyer,
+        symbol=symbol_of.get(_int(doc, "order_id", where, 1), ""),
     )
 
 
@@ -223,18 +230,22 @@ def _balances(doc: Any) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
     return free, locked
 
 
-def _check_header(doc: Any, symbol: str) -> None:
+def _check_header(doc: Any, symbols: tuple[str, ...]) -> None:
     if not isinstance(doc, dict):
         raise ValueError("the emulator state must be a JSON object")
     if doc.get("format") != STATE_FORMAT:
         raise ValueError(f"not an emulator state (format {doc.get('format')!r},"
                          f" expected {STATE_FORMAT!r})")
-    if doc.get("version") != STATE_VERSION:
+    if doc.get("version") not in (1, STATE_VERSION):
         raise ValueError(f"emulator state version {doc.get('version')!r} is not supported"
-                         f" (this emulator reads version {STATE_VERSION})")
-    if doc.get("symbol") != symbol:
-        raise ValueError(f"the state is for symbol {doc.get('symbol')!r}, this emulator trades"
-                         f" {symbol}")
+                         f" (this emulator reads versions 1 and {STATE_VERSION})")
+    saved = doc.get("symbols") if doc.get("version") == STATE_VERSION else []
+    if not isinstance(saved, list):
+        raise ValueError("state.symbols must be a list of symbols such as 'BTCUSDT'")
+    for symbol in [doc.get("symbol"), *saved]:
+        if symbol not in symbols:
+            raise ValueError(f"the state is for symbol {symbol!r}, this emulator trades"
+                             f" {', '.join(symbols)}")
 
 
 def _check_consistency(account: Account, orders: list[Order], trades: list[Trade],
@@ -274,11 +285,12 @@ def restore_account(account: Account, doc: Any) -> None:
     Everything is validated first; on any problem ValueError (one line, naming the field)
     is raised and the account is left as it was.
     """
-    symbol = account.rules.symbol
-    _check_header(doc, symbol)
+    symbols = tuple(account.symbols)
+    _check_header(doc, symbols)
     free, locked = _balances(doc)
-    orders = [_order(o, f"orders[{i}]", symbol) for i, o in enumerate(_list(doc, "orders"))]
-    trades = [_trade(t, f"trades[{i}]") for i, t in enumerate(_list(doc, "trades"))]
+    orders = [_order(o, f"orders[{i}]", symbols) for i, o in enumerate(_list(doc, "orders"))]
+    symbol_of = {o.order_id: o.symbol for o in orders}
+    trades = [_trade(t, f"trades[{i}]", symbol_of) for i, t in enumerate(_list(doc, "trades"))]
     fills = [_fill(f, f"fills[{i}]") for i, f in enumerate(_list(doc, "fills"))]
     next_order = _int(doc, "next_order_id", "state", 1)
     next_trade = _int(doc, "next_trade_id", "state", 1)
@@ -287,8 +299,10 @@ def restore_account(account: Account, doc: Any) -> None:
     by_id = {o.order_id: o for o in orders}
     for trade in trades:
         by_id[trade.order_id].trades.append(trade)
-    for asset in (account.rules.base, account.rules.quote):
-        free.setdefault(asset, ZERO)
+    # A version-1 file predates the other symbols: their assets start at their defaults.
+    fresh = doc.get("version") == 1
+    for asset in account.assets():
+        free.setdefault(asset, account.default_balance(asset) if fresh else ZERO)
     for asset in free:
         locked.setdefault(asset, ZERO)
     account.free, account.locked = free, locked
@@ -350,6 +364,8 @@ def read_emulator_state(path: str | Path) -> dict[str, Any] | None:
     clock_ms = doc.get("clock_ms")
     if isinstance(clock_ms, bool) or not isinstance(clock_ms, int) or clock_ms < 0:
         raise _damaged(path, f"clock_ms must be whole epoch milliseconds, got {clock_ms!r}")
+    if clock_ms > MAX_CLOCK_MS:
+        raise _damaged(path, f"clock_ms {clock_ms} is past the year 9999, no exchange time")
     return doc
 
 

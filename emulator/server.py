@@ -37,12 +37,13 @@ from urllib.parse import parse_qsl, urlsplit
 
 from core.clock import Clock
 from core.types import Fill
-from emulator.account import Account, SymbolRules
+from emulator.account import Account
 from emulator.auth import check_signed
 from emulator.faults import FaultInjector
 from emulator.klines import INTERVALS_MS, klines, ticker_24hr
 from emulator.market import Market
 from emulator.persistence import account_state, restore_account, save_emulator_state
+from emulator.symbols import listed_markets
 from emulator.wire import (
     MSG_INVALID_INTERVAL,
     MSG_INVALID_SYMBOL,
@@ -102,8 +103,12 @@ _Route = Callable[[_Request], object]
 class EmulatorServer:
     """A Binance Spot-compatible HTTP server on loopback over a ``Market`` and a ``Clock``.
 
-    Default account: 10,000 of the quote asset and 1 of the base asset (10,000 USDT and
-    1 BTC for BTC/USDT), taker fee ``fee_rate`` (0.1 %) in the asset received.
+    ``market`` is the market of ``symbol`` (the primary one); BTC/USDT, ETH/USDT and
+    BNB/USDT are listed as well, each on its own generated market (``emulator/symbols.py``);
+    ``markets`` (ccxt name -> Market) replaces or adds any of them.
+
+    Default account: 10,000 of the quote asset and 1 of every base asset (10,000 USDT, 1 BTC,
+    1 ETH, 1 BNB), taker fee ``fee_rate`` (0.1 %) in the asset received.
 
     ``state_path``: save the state there (atomically) after every accepted or cancelled
     order, every wipe and on ``stop()``; load it first with ``load_emulator_state``. A file
@@ -123,6 +128,7 @@ class EmulatorServer:
         balances: dict[str, float] | None = None,
         fee_rate: float = 0.001,
         state_path: Path | None = None,
+        markets: dict[str, Market] | None = None,
     ) -> None:
         if not is_loopback_host(host):
             raise ValueError(
@@ -137,14 +143,14 @@ class EmulatorServer:
         self.api_key = api_key
         self.api_secret = api_secret
         self.symbol = symbol
-        self.rules = SymbolRules.from_unified(symbol)
+        self.listed = listed_markets(symbol, market, markets)
+        self.rules = next(iter(self.listed.values()))[0]
+        all_rules = [rules for rules, _ in self.listed.values()]
         if balances is None:
-            balances = {
-                self.rules.quote: DEFAULT_QUOTE_BALANCE,
-                self.rules.base: DEFAULT_BASE_BALANCE,
-            }
+            balances = {rules.quote: DEFAULT_QUOTE_BALANCE for rules in all_rules}
+            balances.update({rules.base: DEFAULT_BASE_BALANCE for rules in all_rules})
         self._lock = threading.RLock()
-        self._account = Account(self.rules, balances, fee_rate)
+        self._account = Account(all_rules, balances, fee_rate)
         self.faults = FaultInjector(clock, on_wipe=self.wipe)
         self.unknown_requests: list[str] = []
         self.internal_errors: list[str] = []
@@ -383,7 +389,7 @@ class EmulatorServer:
             if required:
                 raise mandatory("symbol")
             return None
-        if symbol != self.rules.symbol:
+        if symbol not in self.listed:
             raise ApiError(400, -1121, MSG_INVALID_SYMBOL)
         return symbol
 
@@ -395,13 +401,25 @@ class EmulatorServer:
             names = json.loads(raw)
         except ValueError:
             raise illegal("symbols", '["BTCUSDT"]') from None
-        if not isinstance(names, list) or any(n != self.rules.symbol for n in names):
+        if not isinstance(names, list) or any(n not in self.listed for n in names):
             raise ApiError(400, -1121, MSG_INVALID_SYMBOL)
         return names
 
+    def _chosen_symbols(self, params: dict[str, str]) -> tuple[str | None, list[str]]:
+        """``symbol`` (when sent) and the symbols an answer covers: that one, those of
+        ``symbols``, or every listed symbol."""
+        single = self._symbol_param(params, required=False)
+        if single:
+            return single, [single]
+        names = self._symbols_param(params)
+        return None, list(self.listed) if names is None else names
+
+    def market_of(self, symbol: str) -> Market:
+        """The market of a listed symbol (exchange id such as ``ETHUSDT``)."""
+        return self.listed[symbol][1]
+
     def _exchange_info(self, request: _Request) -> dict:
-        self._symbol_param(request.params, required=False)
-        self._symbols_param(request.params)
+        _, names = self._chosen_symbols(request.params)
         return {
             "timezone": "UTC",
             "serverTime": self.clock.now_ms(),
@@ -414,24 +432,26 @@ class EmulatorServer:
                  "limit": 61000},
             ],
             "exchangeFilters": [],
-            "symbols": [self.rules.exchange_info()],
+            "symbols": [self.listed[name][0].exchange_info() for name in names],
         }
 
     def _klines(self, request: _Request) -> list:
         params = request.params
-        self._symbol_param(params)
+        symbol = self._symbol_param(params)
+        assert symbol is not None
+        market = self.market_of(symbol)
         interval = params.get("interval")
         if not interval:
             raise mandatory("interval")
         interval_ms = INTERVALS_MS.get(interval)
-        if interval_ms is None or interval_ms % self.market.timeframe_ms:
+        if interval_ms is None or interval_ms % market.timeframe_ms:
             raise ApiError(400, -1120, MSG_INVALID_INTERVAL)
         limit = int_param(params, "limit")
         limit = 500 if limit is None else min(limit, 1000)
         if limit < 1:
             raise illegal("limit", "1..1000")
         return klines(
-            self.market,
+            market,
             interval_ms,
             self.clock.now_ms(),
             start_ms=int_param(params, "startTime"),
@@ -440,23 +460,17 @@ class EmulatorServer:
         )
 
     def _ticker_24hr(self, request: _Request) -> object:
-        single = self._symbol_param(request.params, required=False)
-        ticker = ticker_24hr(self.market, self.rules.symbol, self.clock.now_ms())
-        if single:
-            return ticker
-        self._symbols_param(request.params)
-        return [ticker]
+        single, names = self._chosen_symbols(request.params)
+        now = self.clock.now_ms()
+        tickers = [ticker_24hr(self.market_of(name), name, now) for name in names]
+        return tickers[0] if single else tickers
 
     def _ticker_price(self, request: _Request) -> object:
-        single = self._symbol_param(request.params, required=False)
-        ticker = {
-            "symbol": self.rules.symbol,
-            "price": fmt8(self.market.price_at(self.clock.now_ms())),
-        }
-        if single:
-            return ticker
-        self._symbols_param(request.params)
-        return [ticker]
+        single, names = self._chosen_symbols(request.params)
+        now = self.clock.now_ms()
+        tickers = [{"symbol": name, "price": fmt8(self.market_of(name).price_at(now))}
+                   for name in names]
+        return tickers[0] if single else tickers
 
     # -- signed endpoints -----------------------------------------------------------------
     def _account_info(self, request: _Request) -> dict:
@@ -465,9 +479,12 @@ class EmulatorServer:
             return self._account.account_info(self.clock.now_ms(), omit_zero=omit)
 
     def _create_order(self, request: _Request) -> object:
+        symbol = self._symbol_param(request.params)
+        assert symbol is not None
         with self._lock:
             now = self.clock.now_ms()
-            order = self._account.place(request.params, self.market.price_at(now), now)
+            price = self.market_of(symbol).price_at(now)
+            order = self._account.place(request.params, price, now)
             answer = order.as_full_ack()
             self._autosave()  # on disk before the client can learn of the order
         timeout = self.faults.take_order_timeout()
@@ -494,7 +511,7 @@ class EmulatorServer:
 
     def _all_orders(self, request: _Request) -> list:
         params = request.params
-        self._symbol_param(params)
+        symbol = self._symbol_param(params)
         limit = int_param(params, "limit") or 500
         start, end = int_param(params, "startTime"), int_param(params, "endTime")
         from_id = int_param(params, "orderId")
@@ -502,7 +519,8 @@ class EmulatorServer:
             chosen = [
                 o.as_query()
                 for o in self._account.orders
-                if (start is None or o.time_ms >= start)
+                if o.symbol == symbol
+                and (start is None or o.time_ms >= start)
                 and (end is None or o.time_ms <= end)
                 and (from_id is None or o.order_id >= from_id)
             ]

@@ -41,3 +41,14 @@ Feature: A local Binance Spot exchange for the unchanged ccxt client
     Given the price is forced to 20000 USDT from now on
     When the client fetches the ticker
     Then the last price is 20000
+
+  Scenario: Three symbols, each with its own market and rules
+    When the client loads the markets
+    Then the markets listed are BTC/USDT, ETH/USDT and BNB/USDT
+    And the amount steps are 0.00001 for BTC/USDT, 0.0001 for ETH/USDT and 0.001 for BNB/USDT
+    And ETH/USDT trades between 1000 and 4000 USDT and BNB/USDT between 150 and 600 USDT
+
+  Scenario: An order on one symbol leaves the others alone
+    When the client buys 0.01 ETH at market
+    Then the ETH balance grew by 0.00999
+    And the BTC and BNB balances are still 1

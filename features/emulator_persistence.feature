@@ -17,4 +17,4 @@ Feature: The local exchange remembers its account when the bot starts again
     When the local exchange is started again from emulator_state.json
     Then it refuses the file in one line saying where the damaged copy was kept
     And the damaged bytes are kept next to it
-    And the exchange has the default balances of 1 BTC and 10000 USDT
+    And the exchange has the default balances of 1 BTC, 1 ETH, 1 BNB and 10000 USDT

@@ -43,3 +43,9 @@ Feature: The bot survives crashes and exchange faults without losing or doubling
     And the bot is flat
     And the bot trades again later
     And the journals match the exchange
+
+  Scenario: A second bot on the same data folder is refused
+    Given a bot process running on a data folder
+    When a second bot starts on the same data folder
+    Then the second bot exits 2 with one line naming the first bot's PID
+    And the first bot stops cleanly with its candle file holding every candle once

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from tests.conftest import PROJECT_DIR
 
-LINKED = ("backtest", "bot", "commands", "exchange", "risk", "storage", "strategies")
+LINKED = ("backtest", "bot", "commands", "core", "emulator", "exchange", "risk", "storage",
+          "strategies")
 
 JAIL = '''"""Test network jail: only loopback names and addresses may be used."""
 import ipaddress

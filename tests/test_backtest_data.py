@@ -83,7 +83,7 @@ def test_other_files_keep_the_candle_reader_error(tmp_path):
     """
     path = tmp_path / "other.csv"
     path.write_text("a,b\n1,2\n")
-    with pytest.raises(CandleFileError, match="missing column"):
+    with pytest.raises(CandleFileError, match="unknown candle layout"):
         load_candles(path)
     with pytest.raises(CandleFileError, match="no such candle file"):
         load_candles(tmp_path / "absent.csv")

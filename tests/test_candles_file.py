@@ -4,12 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.candles import CANDLE_COLUMNS, CandleFileError, candle_problem, empty_candles
 from storage.candles import (
-    CANDLE_COLUMNS,
-    CandleFileError,
     append_candles,
-    candle_problem,
-    empty_candles,
     last_stored_timestamp,
     read_candles,
     repair_partial_tail,

@@ -103,15 +103,17 @@ def test_closed_page_for_download_from_a_start_time(client):
 
 def test_ticker_and_balances(client, server):
     """
-    Given the emulator's default account (1 BTC, 10000 USDT)
+    Given the emulator's default account (1 BTC, 1 ETH, 1 BNB, 10000 USDT)
     When the last price and free balances are read
-    Then the price is the emulator's current price and the balances are the defaults
+    Then the price is the emulator's current price, the balances are the defaults and an
+    asset the account never held is 0
     """
     price = client.last_price()
     assert price is not None and price > 0
     assert client.free_balance("BTC") == 1.0
     assert client.free_balance("USDT") == 10_000.0
-    assert client.free_balance("ETH") == 0.0
+    assert client.free_balance("ETH") == 1.0
+    assert client.free_balance("DOGE") == 0.0
 
 
 def test_buy_and_sell_fill_with_fees_and_move_balances(client, server):

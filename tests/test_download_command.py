@@ -184,13 +184,13 @@ def test_bad_arguments_exit_2_with_one_line(server, tmp_path, capsys, flags, mes
 
 def test_unknown_symbol_exits_2(server, tmp_path, capsys):
     """
-    Given the emulator listing only BTC/USDT
-    When ETH/USDT is asked for
+    Given the emulator listing BTC/USDT, ETH/USDT and BNB/USDT
+    When DOGE/USDT is asked for
     Then the command exits 2 saying the symbol is not listed
     """
-    assert download(server, tmp_path / "eth.csv", "--symbol", "ETH/USDT", "--since",
+    assert download(server, tmp_path / "doge.csv", "--symbol", "DOGE/USDT", "--since",
                     "2024-01-01") == 2
-    assert "symbol ETH/USDT is not listed" in capsys.readouterr().err
+    assert "symbol DOGE/USDT is not listed" in capsys.readouterr().err
 
 
 def test_file_of_another_timeframe_exits_2(server, tmp_path, capsys):

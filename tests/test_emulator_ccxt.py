@@ -135,11 +135,11 @@ def test_fetch_balance_shows_the_default_account(ex):
     """
     Given a fresh emulator
     When ccxt fetches the balance
-    Then it holds 10,000 USDT and 1 BTC, all free
+    Then it holds 10,000 USDT and 1 of each listed base asset (BTC, ETH, BNB), all free
     """
     balance = ex.fetch_balance()
-    assert balance["total"] == {"BTC": 1.0, "USDT": 10_000.0}
-    assert balance["used"] == {"BTC": 0.0, "USDT": 0.0}
+    assert balance["total"] == {"BTC": 1.0, "ETH": 1.0, "BNB": 1.0, "USDT": 10_000.0}
+    assert balance["used"] == {"BTC": 0.0, "ETH": 0.0, "BNB": 0.0, "USDT": 0.0}
 
 
 def test_market_buy_and_sell_pay_fees_in_the_received_asset(ex, server):
@@ -348,7 +348,7 @@ def test_wipe_resets_the_account_like_the_testnet(ex, server):
     with pytest.raises(ccxt.OrderNotFound):
         ex.fetch_order(order["id"], "BTC/USDT")
     assert ex.fetch_my_trades("BTC/USDT") == []
-    assert ex.fetch_balance()["total"] == {"BTC": 1.0, "USDT": 10_000.0}
+    assert ex.fetch_balance()["total"] == {"BTC": 1.0, "ETH": 1.0, "BNB": 1.0, "USDT": 10_000.0}
     assert server.orders == [] and server.trades == [] and len(server.fills) == 1
 
 
@@ -420,7 +420,8 @@ def test_server_plumbing(clock):
     with pytest.raises(ValueError, match="key"):
         EmulatorServer(GeneratedMarket(1), clock, api_key="")
     custom = EmulatorServer(GeneratedMarket(1), clock, balances={"USDT": 50}, symbol="ETH/USDT")
-    assert custom.balances() == {"ETH": 0.0, "USDT": 50.0} and custom.locked_balances()["USDT"] == 0
+    assert custom.balances() == {"BNB": 0.0, "BTC": 0.0, "ETH": 0.0, "USDT": 50.0}
+    assert custom.locked_balances()["USDT"] == 0
 
 
 def test_public_parameter_errors_and_variants_over_raw_http(server):
@@ -438,11 +439,11 @@ def test_public_parameter_errors_and_variants_over_raw_http(server):
     assert get("/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=0")[1]["code"] == -1100
     assert get("/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=x")[1]["code"] == -1100
     assert len(get("/api/v3/uiKlines?symbol=BTCUSDT&interval=1m&limit=5000")[1]) == 1000
-    assert get("/api/v3/exchangeInfo?symbol=ETHUSDT") == (400, {"code": -1121,
+    assert get("/api/v3/exchangeInfo?symbol=DOGEUSDT") == (400, {"code": -1121,
                                                                 "msg": "Invalid symbol."})
     status, tickers = get('/api/v3/ticker/24hr?symbols=["BTCUSDT"]')
     assert status == 200 and tickers[0]["symbol"] == "BTCUSDT"
-    assert get('/api/v3/ticker/24hr?symbols=["ETHUSDT"]')[1]["code"] == -1121
+    assert get('/api/v3/ticker/24hr?symbols=["DOGEUSDT"]')[1]["code"] == -1121
     assert get("/api/v3/ticker/24hr?symbols=nope")[1]["code"] == -1100
     status, price = get("/api/v3/ticker/price?symbol=BTCUSDT")
     assert price == {"symbol": "BTCUSDT", "price": f"{server.market.price_at(NOW):.8f}"}

@@ -161,3 +161,42 @@ def retry_after_header(world, value):
 @then(parsers.parse("the last price is {price:g}"))
 def last_price(world, price):
     assert world["ticker"]["last"] == price
+
+
+@then("the markets listed are BTC/USDT, ETH/USDT and BNB/USDT")
+def three_markets(world):
+    assert sorted(world["client"].markets) == ["BNB/USDT", "BTC/USDT", "ETH/USDT"]
+
+
+@then(parsers.parse("the amount steps are {btc:g} for BTC/USDT, {eth:g} for ETH/USDT and"
+                    " {bnb:g} for BNB/USDT"))
+def amount_steps(world, btc, eth, bnb):
+    markets = world["client"].markets
+    steps = [markets[s]["precision"]["amount"] for s in ("BTC/USDT", "ETH/USDT", "BNB/USDT")]
+    assert steps == [btc, eth, bnb]
+
+
+@then(parsers.parse("ETH/USDT trades between {eth_lo:g} and {eth_hi:g} USDT and BNB/USDT"
+                    " between {bnb_lo:g} and {bnb_hi:g} USDT"))
+def price_levels(world, eth_lo, eth_hi, bnb_lo, bnb_hi):
+    client = world["client"]
+    assert eth_lo < client.fetch_ticker("ETH/USDT")["last"] < eth_hi
+    assert bnb_lo < client.fetch_ticker("BNB/USDT")["last"] < bnb_hi
+
+
+@when(parsers.parse("the client buys {amount:g} ETH at market"))
+def eth_buy(world, amount):
+    world["before"] = world["client"].fetch_balance()["total"]
+    world["order"] = world["client"].create_order("ETH/USDT", "market", "buy", amount)
+
+
+@then(parsers.parse("the ETH balance grew by {delta:g}"))
+def eth_grew(world, delta):
+    after = world["client"].fetch_balance()["total"]["ETH"]
+    assert after - world["before"]["ETH"] == pytest.approx(delta, abs=1e-12)
+
+
+@then(parsers.parse("the BTC and BNB balances are still {amount:g}"))
+def others_untouched(world, amount):
+    total = world["client"].fetch_balance()["total"]
+    assert (total["BTC"], total["BNB"]) == (amount, amount)

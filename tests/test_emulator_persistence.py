@@ -149,7 +149,9 @@ def _mutations():
     return [
         ("not an object", lambda d: d.clear() or d.update({"format": None}), "format"),
         ("version", lambda d: d.__setitem__("version", 99), "version 99 is not supported"),
-        ("symbol", lambda d: d.__setitem__("symbol", "ETHUSDT"), "for symbol 'ETHUSDT'"),
+        ("symbol", lambda d: d.__setitem__("symbol", "DOGEUSDT"), "for symbol 'DOGEUSDT'"),
+        ("symbols", lambda d: d.__setitem__("symbols", ["BTCUSDT", "XRPUSDT"]),
+         "for symbol 'XRPUSDT'"),
         ("no orders", drop("orders"), "lacks 'orders'"),
         ("orders not a list", lambda d: d.__setitem__("orders", {}), "state.orders must be a"),
         ("side", order("side", "HOLD"), "orders[0].side must be one of BUY, SELL"),
@@ -271,7 +273,7 @@ def test_absent_file_loads_nothing(tmp_path):
     server = emulator()
     try:
         assert load_emulator_state(server, tmp_path / "none.json") is None
-        assert server.balances() == {"BTC": 1.0, "USDT": 10_000.0}
+        assert server.balances() == {"BNB": 1.0, "BTC": 1.0, "ETH": 1.0, "USDT": 10_000.0}
     finally:
         server.stop()
 
@@ -281,8 +283,8 @@ def test_absent_file_loads_nothing(tmp_path):
     (b"", "the file is empty"),
     (b"[1, 2]", "not a JSON object"),
     (b'{"clock_ms": "soon"}', "clock_ms must be whole epoch milliseconds"),
-    (b'{"clock_ms": 5, "format": "paperbot-emulator-state", "version": 1, "symbol": "ETHUSDT"}',
-     "for symbol 'ETHUSDT'"),
+    (b'{"clock_ms": 5, "format": "paperbot-emulator-state", "version": 1, "symbol": "DOGEUSDT"}',
+     "for symbol 'DOGEUSDT'"),
 ])
 def test_damaged_file_is_kept_aside_with_a_clear_error(tmp_path, content, reason):
     """

@@ -120,6 +120,7 @@ def kept(world):
     assert [c.read_bytes() for c in copies] == [world["damaged"]]
 
 
-@then(parsers.parse("the exchange has the default balances of {btc:g} BTC and {usdt:g} USDT"))
-def default_balances(world, btc, usdt):
-    assert world["second"].balances() == {"BTC": btc, "USDT": usdt}
+@then(parsers.parse("the exchange has the default balances of {btc:g} BTC, {eth:g} ETH,"
+                    " {bnb:g} BNB and {usdt:g} USDT"))
+def default_balances(world, btc, eth, bnb, usdt):
+    assert world["second"].balances() == {"BTC": btc, "ETH": eth, "BNB": bnb, "USDT": usdt}

@@ -30,6 +30,7 @@ from tests.resilience_helpers import (
     started_bot,
     until_fill,
 )
+from tests.resilience_integrity_steps import *  # noqa: F403 - the issue-10 scenarios' steps
 
 scenarios("resilience.feature")
 
@@ -45,6 +46,8 @@ def world(tmp_path):
         state["harness"].close()
     if "emulator" in state:
         state["emulator"].stop()
+    if "cleanup" in state:
+        state["cleanup"]()
 
 
 def _harness(world) -> BotHarness:

@@ -1,4 +1,6 @@
-"""Parity with TradingView's own indicator exports (EURUSD, PyneCore's fixtures in ../shared).
+"""Parity with TradingView's own indicator exports (EURUSD, PyneCore's fixtures).
+
+The exports are vendored in ``tests/fixtures/tradingview`` with their notice.
 
 Export layout: ``time`` (Unix seconds), ``open, high, low, close`` (and ``Volume``), then one
 column per plotted expression, named by the expression (``ta.sma(hl2, 20)``), NaN where the
@@ -19,7 +21,7 @@ TOLERANCE = 1e-9
 
 
 def load(name: str) -> pd.DataFrame:
-    """One TradingView export as a frame (skips the test when ../shared is absent)."""
+    """One vendored TradingView export as a frame."""
     return pd.read_csv(require_tv_reference(name))
 
 

@@ -1,8 +1,8 @@
 """Parity with TradingView: the built-in RSI and MACD strategies' exported trade lists.
 
-``../shared/tv-reference/pynecore`` holds TradingView's "List of trades" exports of its RSI
-Strategy (194 trades) and MACD Strategy (1,808 trades) on 23,054 EURUSD 1h bars, 1 contract,
-no commission. The backtester must reproduce every trade.
+``tests/fixtures/tradingview`` (vendored from PyneCore) holds TradingView's "List of trades"
+exports of its RSI Strategy (194 trades) and MACD Strategy (1,808 trades) on 23,054 EURUSD 1h
+bars, 1 contract, no commission. The backtester must reproduce every trade.
 """
 
 import csv
