@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "report": "commands.report",
     "check": "commands.check",
     "import": "commands.import_candles",
+    "audit": "commands.audit",
 }
 
 

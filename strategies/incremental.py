@@ -23,6 +23,7 @@ registered strategy is recomputed over the whole stored file by the bot (exact, 
 
 from __future__ import annotations
 
+import base64
 import math
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -48,6 +49,21 @@ def unpack(text: Any) -> float:
     if not isinstance(text, str):
         raise ValueError(f"{text!r} is not a packed float")
     return float.fromhex(text)
+
+
+def pack_many(values: Any) -> str:
+    """Floats as one exact text (base64 of little-endian float64), compact in a JSON file."""
+    return base64.b64encode(np.asarray(list(values), dtype="<f8").tobytes()).decode("ascii")
+
+
+def unpack_many(text: Any) -> list[float]:
+    """The floats ``pack_many`` wrote; ValueError for anything else."""
+    if not isinstance(text, str):
+        raise ValueError(f"{text!r} is not a packed float list")
+    raw = base64.b64decode(text.encode("ascii"), validate=True)
+    if len(raw) % 8:
+        raise ValueError("a packed float list has a length that is not a multiple of 8")
+    return np.frombuffer(raw, dtype="<f8").tolist()
 
 
 def is_na(value: float) -> bool:
@@ -99,12 +115,12 @@ class Sma:
         return out
 
     def state(self) -> State:
-        return {"count": self.count, "window": [pack(v) for v in self.window],
+        return {"count": self.count, "window": pack_many(self.window),
                 "value": pack(self.value)}
 
     def load(self, state: State) -> None:
         self.count = int(state["count"])
-        self.window = deque((unpack(v) for v in state["window"]), maxlen=self.n)
+        self.window = deque(unpack_many(state["window"]), maxlen=self.n)
         self.value = unpack(state["value"])
 
 
@@ -157,12 +173,12 @@ class Recursive:
         return out
 
     def state(self) -> State:
-        return {"count": self.count, "seed": [pack(v) for v in self.seed],
+        return {"count": self.count, "seed": pack_many(self.seed),
                 "value": pack(self.value)}
 
     def load(self, state: State) -> None:
         self.count = int(state["count"])
-        self.seed = [unpack(v) for v in state["seed"]]
+        self.seed = unpack_many(state["seed"])
         self.value = unpack(state["value"])
 
 
