@@ -33,9 +33,12 @@ def short_params(strategy):
 @pytest.fixture(scope="module")
 def candles():
     frame = synthetic_candles(700, seed=9)
-    # 2-decimal prices like an exchange's, and a flat stretch for exact SMA ties.
-    for col in ("open", "high", "low", "close"):
-        frame[col] = frame[col].round(2)
+    # 2-decimal prices like an exchange's up to row 350, then float noise (17-digit reprs,
+    # which pandas reads differently from float() in about one case in five), and a flat
+    # stretch for exact SMA ties.
+    prices = ["open", "high", "low", "close"]
+    frame[prices] = frame[prices].round(2)
+    frame.loc[351:, prices] = frame.loc[351:, prices] * (1 + 1e-7)
     frame.loc[300:330, ["open", "high", "low", "close"]] = frame.loc[300, "close"]
     return frame
 
@@ -207,19 +210,24 @@ def test_an_absent_or_empty_file_gives_no_signal_yet(tmp_path):
     assert engine.sync() == []
 
 
-def test_chunks_parse_like_read_candles_and_odd_chunks_are_refused(candles):
+def test_chunks_parse_like_read_candles_and_odd_chunks_are_refused(tmp_path, candles):
     """
-    Given rows written by the bot's append (repr floats), and chunks with ISO times, a
-     missing column or a broken candle rule
+    Given rows written by the bot's append: 2-decimal prices, and 17-digit float noise that
+     pandas' parser reads differently from float() in about one case in five; and chunks
+     with ISO times, a missing column or a broken candle rule
     When parse_rows reads them
-    Then the rows equal read_candles' frame bit for bit, and the odd chunks give None (the
-     engine then rebuilds through read_candles itself)
+    Then the rows equal read_candles' frame of the same file bit for bit, and the odd chunks
+     give None (the engine then rebuilds through read_candles itself)
     """
     header = b"timestamp,open,high,low,close,volume\n"
-    body = candles.iloc[:50].to_csv(header=False, index=False, lineterminator="\n").encode()
-    frame = parse_rows(header, body)
-    pd.testing.assert_frame_equal(frame, candles.iloc[:50].reset_index(drop=True),
-                                  check_exact=True)
+    for rows in (slice(0, 300), slice(360, 700)):
+        path = tmp_path / f"c{rows.start}.csv"
+        append_candles(path, candles.iloc[rows])
+        body = path.read_bytes()[len(header):]
+        pd.testing.assert_frame_equal(parse_rows(header, body), read_candles(path),
+                                      check_exact=True)
+    noisy = candles.iloc[360:700]["close"].to_numpy()
+    assert (read_candles(path)["close"].to_numpy() != noisy).any()  # the case that matters
     assert parse_rows(header, b"2024-01-01T00:00:00Z,1,2,0.5,1,3\n") is None
     assert parse_rows(b"timestamp,open,high,low,close\n", b"1,1,2,0.5,1\n") is None
     assert parse_rows(header, b"1,1,2,3,1,3\n") is None  # low above high
