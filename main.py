@@ -23,7 +23,9 @@ COMMANDS: dict[str, str] = {
     "download": "commands.download",
     "report": "commands.report",
     "check": "commands.check",
+    "status": "commands.status",
     "import": "commands.import_candles",
+    "optimize": "commands.optimize",
     "audit": "commands.audit",
 }
 
@@ -60,9 +62,15 @@ def main(argv: list[str] | None = None) -> int:
     if name not in commands:
         print(f"main.py: the command '{name}' is not available in this version", file=sys.stderr)
         return 2
-    module = importlib.import_module(commands[name])
-    args = build_parser(name, module).parse_args(argv)
-    return int(module.run(args) or 0)
+    try:
+        module = importlib.import_module(commands[name])
+        args = build_parser(name, module).parse_args(argv)
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        # Before the bot installs its signal handlers (start-up) Ctrl+C lands here.
+        print(f"main.py: interrupted by Ctrl+C while starting '{name}'; nothing was traded."
+              " Start it again when ready", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ class OurTrade:
     exit_price: float
     net_pnl: float
     is_open: bool
+    qty: float | None = None  # contracts, when sized per order
 
 
 @dataclass
@@ -216,9 +217,19 @@ def _differences(mine: OurTrade, tv: ExportTrade, tv_entry: int, tv_exit: int) -
         diffs.append(f"entry price {mine.entry_price:.10g} vs {tv.entry_price.value:.10g}")
     if not tv.exit_price.matches(mine.exit_price):
         diffs.append(f"exit price {mine.exit_price:.10g} vs {tv.exit_price.value:.10g}")
+    if mine.qty is not None and abs(mine.qty - tv.qty) > 1e-9 * max(1.0, abs(tv.qty)):
+        diffs.append(f"quantity {mine.qty:.10g} vs {tv.qty:.10g}")
     if tv.pnl is not None and not tv.pnl.matches(mine.net_pnl):
         diffs.append(f"net P&L {mine.net_pnl:.10g} vs {tv.pnl.value:.10g}")
     if mine.is_open != tv.is_open:
         state = {True: "open", False: "closed"}
         diffs.append(f"status {state[mine.is_open]} vs {state[tv.is_open]}")
     return diffs
+
+
+def restrict(outcome: Comparison, numbers: set[int]) -> Comparison:
+    """The comparison of only the given trade numbers (``compare --from/--to``)."""
+    kept = Comparison()
+    kept.matched.extend(n for n in outcome.matched if n in numbers)
+    kept.differences.update({n: d for n, d in outcome.differences.items() if n in numbers})
+    return kept

@@ -11,8 +11,12 @@ Rules (see docs/decisions/0050 and 0051):
 - Stop-loss and take-profit levels come from the fill price through ``risk.rules``; they are
   checked from the entry bar on, after its open, along the assumed intrabar path, filled at the
   level, or at the open when a bar opens beyond it.
-- The loop runs once per TRADE, never per bar: the next signal is a bisection in the sorted
-  signal positions and the first SL/TP bar is a numpy scan over that trade's bars only.
+- ``simulate_loop`` states these rules one trade at a time (the next signal is a bisection in
+  the sorted signal positions, the first SL/TP bar a numpy scan over that trade's bars).
+  ``simulate`` gives the same trades bit for bit without a Python step per trade: every bar
+  that may open a position is resolved at once (its exit signal, its first SL/TP bar, its fill),
+  and only the chain of which entry follows which exit is walked, one integer per trade.
+  Tests hold the two to each other on random signals.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ MODES = ("long-only", "long-short")
 
 # Exit reason codes stored per trade; names as the report prints them.
 SIGNAL, STOP_LOSS, TAKE_PROFIT, END = 0, 1, 2, 3
-REASONS = ("signal", "stop_loss", "take_profit", "end")
+# 4: strategy.risk.max_intraday_loss closed the position (backtest.orders).
+REASONS = ("signal", "stop_loss", "take_profit", "end", "max_intraday_loss")
 
 # First scan window of the SL/TP search; it grows 4x per miss so a long trade costs a few
 # numpy calls while a trade stopped out after a few bars does not scan the rest of its bars.
@@ -95,6 +100,7 @@ class Trades:
     reason: np.ndarray  # int8, index into REASONS
     seen_high: np.ndarray  # float64
     seen_low: np.ndarray  # float64
+    qty: np.ndarray | None = None  # float64 contracts per trade; None: FillRules.qty each
 
     def __len__(self) -> int:
         return int(self.direction.size)
@@ -193,7 +199,7 @@ def _next_at(positions: list[int], bar: int, none: int) -> int:
     return positions[k] if k < len(positions) else none
 
 
-def simulate(
+def simulate_loop(
     open_: np.ndarray,
     high: np.ndarray,
     low: np.ndarray,
@@ -202,7 +208,8 @@ def simulate(
     rules: FillRules,
     progress: Callable[[float], None] | None = None,
 ) -> Trades:
-    """Fill ``signal`` (1 BUY, -1 SELL, 0 HOLD per bar) on the candles under ``rules``.
+    """Fill ``signal`` (1 BUY, -1 SELL, 0 HOLD per bar) on the candles under ``rules``, one
+    trade at a time (the reference statement of the rules; ``simulate`` is the fast one).
 
     ``progress`` (optional) is called with the fraction of bars done, about every 1 %.
     """
@@ -278,4 +285,203 @@ def _to_trades(rows: list[tuple[int, int, float, int, float, int, float, float]]
         reason=np.array(cols[5], dtype=np.int8),
         seen_high=np.array(cols[6], dtype=np.float64),
         seen_low=np.array(cols[7], dtype=np.float64),
+    )
+
+
+# Gathered elements per block of the vectorised SL/TP scan (about 30 MB of temporaries).
+_SCAN_BLOCK = 1_000_000
+
+
+def _first_hits(
+    long: np.ndarray, start: np.ndarray, limit: np.ndarray, stop: np.ndarray,
+    target: np.ndarray, high: np.ndarray, low: np.ndarray,
+) -> np.ndarray:
+    """Per position, the first bar in [start, limit) reaching its stop or target, else limit.
+
+    All positions are scanned together in windows that grow 4x per round, so a position
+    stopped after a few bars costs a few comparisons and a long one a few rounds.
+    """
+    n = high.size
+    hit = limit.copy()
+    lengths = np.maximum(limit - start, 0)
+    all_long, all_short = bool(long.all()), not bool(long.any())
+    total = int(lengths.sum())
+    if total <= 2 * n:
+        return _first_hits_flat(long, start, lengths, hit, stop, target, high, low, total)
+    pos = start.copy()
+    pending = np.flatnonzero(start < limit)
+    width = 16
+    while pending.size:
+        span = np.minimum(limit[pending] - pos[pending], width)
+        columns = int(span.max())
+        cols = np.arange(columns)
+        rows = max(1, _SCAN_BLOCK // columns)
+        left = []
+        for first in range(0, pending.size, rows):
+            idx = pending[first:first + rows]
+            p, sp = pos[idx], span[first:first + rows]
+            bars = np.minimum(p[:, None] + cols, n - 1)
+            lo, hi = low[bars], high[bars]
+            st, tg = stop[idx, None], target[idx, None]
+            if all_long:
+                reached = (lo <= st) | (hi >= tg)
+            elif all_short:
+                reached = (hi >= st) | (lo <= tg)
+            else:
+                reached = np.where(long[idx, None], (lo <= st) | (hi >= tg),
+                                   (hi >= st) | (lo <= tg))
+            reached &= cols < sp[:, None]
+            found = reached.any(axis=1)
+            hit[idx[found]] = p[found] + reached.argmax(axis=1)[found]
+            more = ~found & (p + sp < limit[idx])
+            pos[idx[more]] = p[more] + sp[more]
+            left.append(idx[more])
+        pending = np.concatenate(left)
+        width *= 4
+    return hit
+
+
+def _first_hits_flat(
+    long: np.ndarray, start: np.ndarray, lengths: np.ndarray, hit: np.ndarray,
+    stop: np.ndarray, target: np.ndarray, high: np.ndarray, low: np.ndarray, total: int,
+) -> np.ndarray:
+    """``_first_hits`` when the positions' bar ranges add up to a few times the bars or less
+    (mostly disjoint, as between crossovers): every range's bars compared in one pass."""
+    if total == 0:
+        return hit
+    owner = np.repeat(np.arange(start.size), lengths)
+    offsets = np.cumsum(lengths) - lengths
+    bars = start[owner] + (np.arange(total) - offsets[owner])
+    lo, hi = low[bars], high[bars]
+    st, tg = stop[owner], target[owner]
+    if long.all():
+        reached = (lo <= st) | (hi >= tg)
+    elif not long.any():
+        reached = (hi >= st) | (lo <= tg)
+    else:
+        reached = np.where(long[owner], (lo <= st) | (hi >= tg), (hi >= st) | (lo <= tg))
+    first = np.flatnonzero(reached)
+    # The first reaching element of each range: where the owner changes among the hits.
+    keep = np.ones(first.size, dtype=bool)
+    keep[1:] = owner[first[1:]] != owner[first[:-1]]
+    first = first[keep]
+    hit[owner[first]] = bars[first]
+    return hit
+
+
+def _resolve_bars(
+    long: np.ndarray, o: np.ndarray, h: np.ndarray, low: np.ndarray, stop: np.ndarray,
+    target: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``resolve_bar`` for many bars at once: (reason, unslipped price, seen_high, seen_low)."""
+    beyond_stop = np.where(long, o <= stop, o >= stop)
+    beyond_target = ~beyond_stop & np.where(long, o >= target, o <= target)
+    stop_hit = np.where(long, low <= stop, h >= stop)
+    target_hit = np.where(long, h >= target, low <= target)
+    up, down = h - o, o - low
+    high_first = np.where(long, up < down, up <= down)
+    stop_first = np.where(long, ~high_first, high_first)
+    by_stop = stop_hit & (~target_hit | stop_first)
+    price = np.where(by_stop, stop, target)
+    on_high_leg = price >= o
+    seen_high = np.where(high_first, np.where(on_high_leg, price, h),
+                         np.where(on_high_leg, price, o))
+    seen_low = np.where(high_first, np.where(on_high_leg, o, price),
+                        np.where(on_high_leg, low, price))
+    at_open = beyond_stop | beyond_target
+    reason = np.where(beyond_stop | (~beyond_target & by_stop), STOP_LOSS, TAKE_PROFIT)
+    price = np.where(at_open, o, price)
+    seen_high = np.where(at_open, o, seen_high)
+    seen_low = np.where(at_open, o, seen_low)
+    return reason.astype(np.int8), price, seen_high, seen_low
+
+
+def simulate(
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    signal: np.ndarray,
+    rules: FillRules,
+    progress: Callable[[float], None] | None = None,
+) -> Trades:
+    """Fill ``signal`` (1 BUY, -1 SELL, 0 HOLD per bar) on the candles under ``rules``.
+
+    The same trades as ``simulate_loop``, bit for bit. Every bar whose signal could open a
+    position (a BUY, or in long-short any signal, before the last bar) is a candidate entry at
+    the next open; each candidate's exit (first SL/TP bar before its exit signal's fill, else
+    that fill, else the end) and the candidate that follows it are computed for all at once,
+    then the chain from the first candidate picks the trades. ``progress`` (optional) is
+    called with increasing fractions of the work, 1.0 when done.
+    """
+    n = len(open_)
+    if not (len(high) == len(low) == len(close) == len(signal) == n):
+        raise BacktestError("candles and signals differ in length; compute signals on the frame")
+    open_, high, low, close = (np.asarray(a, dtype=np.float64)
+                               for a in (open_, high, low, close))
+    sig = np.asarray(signal)
+    long_short = rules.mode == "long-short"
+    slip = rules.slippage
+    head = sig[: max(n - 1, 0)]
+    cand = np.flatnonzero(head != 0) if long_short else np.flatnonzero(head > 0)
+    if cand.size == 0:
+        if progress is not None:
+            progress(1.0)
+        return _to_trades([])
+    d = np.where(sig[cand] > 0, 1, -1).astype(np.int8)
+    long = d > 0
+    e = cand + 1
+    buys, sells = np.flatnonzero(sig > 0), np.flatnonzero(sig < 0)
+    next_sell = np.append(sells, n)[np.searchsorted(sells, e)]
+    next_buy = np.append(buys, n)[np.searchsorted(buys, e)]
+    exit_signal = np.where(long, next_sell, next_buy)
+    limit = np.where(exit_signal < n - 1, exit_signal + 1, n)
+    entry = open_[e] * (1.0 + d * slip)
+    if rules.stop_loss is None:
+        stop = np.where(long, -np.inf, np.inf)
+    else:
+        stop = np.where(long, stop_loss_price(entry, rules.stop_loss),
+                        take_profit_price(entry, rules.stop_loss))
+    if rules.take_profit is None:
+        target = np.where(long, np.inf, -np.inf)
+    else:
+        target = np.where(long, take_profit_price(entry, rules.take_profit),
+                          stop_loss_price(entry, rules.take_profit))
+    protect = rules.stop_loss is not None or rules.take_profit is not None
+    if progress is not None:
+        progress(0.25)
+    hit = _first_hits(long, e, limit, stop, target, high, low) if protect else limit
+    if progress is not None:
+        progress(0.75)
+    by_level = hit < limit
+    # Which candidate follows each outcome: flat from the SL/TP bar, or from the signal fill
+    # (long-only), or the reversal entered at that fill (long-short: the exit signal's bar).
+    after_level = np.searchsorted(cand, hit)
+    after_signal = np.searchsorted(cand, exit_signal if long_short else limit)
+    follow = np.where(by_level, after_level, np.where(limit < n, after_signal, cand.size))
+    chain = []
+    i, follow_list, size = 0, follow.tolist(), cand.size
+    while i < size:
+        chain.append(i)
+        i = follow_list[i]
+    t = np.array(chain, dtype=np.int64)
+    d_t, long_t, lvl = d[t], long[t], by_level[t]
+    exit_bar = np.where(lvl, hit[t], np.minimum(limit[t], n - 1))
+    ended = ~lvl & (limit[t] >= n)
+    o = open_[exit_bar]
+    reason, price, seen_high, seen_low = _resolve_bars(
+        long_t, o, high[exit_bar], low[exit_bar], stop[t], target[t])
+    # A triggered stop is a market order: it slips; so does a signal fill.
+    price = np.where(reason == STOP_LOSS, price * (1.0 - d_t * slip), price)
+    signal_fill = o * (1.0 - d_t * slip)
+    price = np.where(lvl, price, np.where(ended, close[n - 1], signal_fill))
+    reason = np.where(lvl, reason, np.where(ended, END, SIGNAL)).astype(np.int8)
+    seen_high = np.where(lvl, seen_high, np.where(ended, np.nan, o))
+    seen_low = np.where(lvl, seen_low, np.where(ended, np.nan, o))
+    if progress is not None:
+        progress(1.0)
+    return Trades(
+        direction=d_t, entry_bar=e[t].astype(np.int64), entry_price=entry[t],
+        exit_bar=exit_bar.astype(np.int64), exit_price=price, reason=reason,
+        seen_high=seen_high, seen_low=seen_low,
     )

@@ -43,9 +43,14 @@ def _segment_extreme(values: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     return np.where(ends > starts, reduced, empty)
 
 
+def trade_qty(trades: Trades, rules: FillRules) -> float | np.ndarray:
+    """Contracts of every trade: its own quantity when sized per order, else ``rules.qty``."""
+    return rules.qty if trades.qty is None else trades.qty
+
+
 def build_ledger(trades: Trades, high: np.ndarray, low: np.ndarray, rules: FillRules) -> Ledger:
     """Commission, P&L and excursions of every trade."""
-    qty = rules.qty
+    qty = trade_qty(trades, rules)
     d = trades.direction.astype(np.float64)
     is_open = trades.is_open
     entry_value = trades.entry_price * qty
@@ -94,6 +99,7 @@ def equity_curve(
         offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
         bars = trades.entry_bar[which] + (np.arange(which.size) - offsets)
         entry_fee = rules.commission * ledger.entry_value
+        qty = np.broadcast_to(trade_qty(trades, rules), trades.direction.shape)
         equity[bars] += (trades.direction[which] * (close[bars] - trades.entry_price[which])
-                         * rules.qty - entry_fee[which])
+                         * qty[which] - entry_fee[which])
     return equity

@@ -170,10 +170,13 @@ def performance_summary(
 
 
 def exit_reasons(trades: Trades, ledger: Ledger) -> dict[str, dict[str, float | int]]:
-    """Per exit reason (signal, stop_loss, take_profit, end): trades, winners, net P&L."""
+    """Per exit reason (signal, stop_loss, take_profit, end, and max_intraday_loss when a
+    trade ended so): trades, winners, net P&L."""
     table = {}
     for code, name in enumerate(REASONS):
         mask = trades.reason == code
+        if code > 3 and not mask.any():
+            continue  # a risk rule's row only where it fired
         net = ledger.net_pnl[mask]
         table[name] = {
             "trades": int(mask.sum()),

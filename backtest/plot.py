@@ -1,4 +1,9 @@
-"""The backtest chart: price with entries and exits, the equity curve and the drawdown.
+"""The backtest chart: candles with trades, the strategy's oscillators, equity and drawdown.
+
+Readable at any length: at most MAX_BARS candlesticks (longer ranges aggregated), trade
+markers merged per candle bucket past MAX_MARKERS, a log price axis for long ranges, one
+colour per exit reason (entries blue / orange so a take-profit's green is not an entry's),
+and buy-and-hold of the same trade size next to the equity.
 
 Imported only for ``--plot``: matplotlib costs about half a second to import.
 """
@@ -13,7 +18,11 @@ from backtest.engine import END, SIGNAL, STOP_LOSS, TAKE_PROFIT
 from backtest.run import BacktestResult
 
 MAX_POINTS = 4000  # line points per panel; longer series are thinned (extremes kept)
-MAX_LINKS = 400  # entry-exit connecting lines are drawn up to this many trades
+MAX_LINKS = 150  # entry-exit connecting lines are drawn up to this many trades
+MAX_BARS = 400  # candlesticks drawn; longer ranges are aggregated into this many
+MAX_MARKERS = 300  # trade markers drawn one by one; past this, merged per time bucket
+MARKER_BUCKETS = 80  # time buckets of merged markers across the chart's width
+LOG_SCALE_RATIO = 3.0  # highest / lowest close above which the price axis is logarithmic
 
 EXIT_STYLE = {
     SIGNAL: ("#555555", "signal exit"),
@@ -41,68 +50,149 @@ def thin(values: np.ndarray, keep: str = "last") -> tuple[np.ndarray, np.ndarray
 
 def _overlay_columns(indicators, close: np.ndarray) -> list[str]:
     """Indicator columns on the price scale (moving averages), not oscillators like RSI."""
-    if indicators is None:
-        return []
-    lo, hi = np.nanmin(close), np.nanmax(close)
-    span = hi - lo
-    names = []
-    for col in indicators.columns:
-        if col == "signal" or indicators[col].dtype.kind != "f":
+    from backtest.html_report import indicator_panes
+
+    return indicator_panes(indicators, close)[0]
+
+
+def bucket_starts(n: int, max_bars: int = MAX_BARS) -> np.ndarray:
+    """First index of each of at most ``max_bars`` equal runs of ``n`` candles."""
+    step = max(1, -(-n // max_bars))
+    return np.arange(0, n, step)
+
+
+def ohlc_buckets(result: BacktestResult, starts: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(first index, open, high, low, close) of each bucket of candles."""
+    ends = np.append(starts[1:], result.close.size) - 1
+    return (starts, result.open[starts], np.maximum.reduceat(result.high, starts),
+            np.minimum.reduceat(result.low, starts), result.close[ends])
+
+
+def use_log_scale(close: np.ndarray) -> bool:
+    """True when the closes span more than LOG_SCALE_RATIO (a long range, years of data)."""
+    finite = close[np.isfinite(close) & (close > 0)]
+    return bool(finite.size) and finite.max() / finite.min() > LOG_SCALE_RATIO
+
+
+def marker_groups(bars: np.ndarray, prices: np.ndarray, starts: np.ndarray,
+                  limit: int = MAX_MARKERS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(bar, price, count) of trade markers: each one up to ``limit``, else one per bucket.
+
+    Past the limit the markers of one candle bucket become one marker at their mean price,
+    sized by how many it stands for, so a thousand trades cannot hide the price.
+    """
+    bars, prices = np.asarray(bars), np.asarray(prices, dtype="float64")
+    if bars.size <= limit:
+        return bars, prices, np.ones(bars.size, dtype=int)
+    group = np.searchsorted(starts, bars, side="right") - 1
+    keys, first, counts = np.unique(group, return_index=True, return_counts=True)
+    sums = np.bincount(group, weights=prices)[keys]
+    return bars[first], sums / counts, counts
+
+
+def _candles(ax, times, result: BacktestResult, starts: np.ndarray) -> None:
+    idx, o, h, low, c = ohlc_buckets(result, starts)
+    x = times[idx]
+    up = c >= o
+    width = (x[1] - x[0]) * 0.7 if x.size > 1 else np.timedelta64(30, "s")
+    for mask, color in ((up, "#26a69a"), (~up, "#ef5350")):
+        ax.vlines(x[mask], low[mask], h[mask], color=color, lw=0.6, zorder=2)
+        ax.bar(x[mask], np.abs(c - o)[mask] + (h - low)[mask] * 0.002, width=width,
+               bottom=np.minimum(o, c)[mask], color=color, lw=0, zorder=3)
+
+
+def _trade_markers(ax, times, result: BacktestResult, starts: np.ndarray) -> str:
+    """Draw entries and exits (grouped past MAX_MARKERS); the legend note on grouping."""
+    trades = result.trades
+    grouped = len(trades) > MAX_MARKERS
+    if grouped:
+        starts = bucket_starts(result.close.size, MARKER_BUCKETS)
+    alpha = 0.75 if grouped else 1.0
+    for sign, marker, color, label in ((1, "^", "#1565c0", "long entry"),
+                                       (-1, "v", "#ef6c00", "short entry")):
+        mask = trades.direction == sign
+        if not mask.any():
             continue
-        values = indicators[col].to_numpy()
-        if np.isfinite(values).any():
-            median = np.nanmedian(values)
-            if lo - span <= median <= hi + span and median > 0.2 * hi:
-                names.append(col)
-    return names[:4]
+        bars, prices, counts = marker_groups(trades.entry_bar[mask], trades.entry_price[mask],
+                                             starts)
+        ax.scatter(times[bars], prices, marker=marker, s=30 * np.sqrt(counts), color=color,
+                   edgecolor="black", linewidths=0.4, zorder=5, label=label, alpha=alpha)
+    for code, (color, label) in EXIT_STYLE.items():
+        mask = trades.reason == code
+        if mask.any():
+            bars, prices, counts = marker_groups(trades.exit_bar[mask], trades.exit_price[mask],
+                                                 starts)
+            ax.scatter(times[bars], prices, marker="o", s=26 * np.sqrt(counts), color=color,
+                       edgecolor="black", linewidths=0.4, zorder=6, label=label, alpha=alpha)
+    if 0 < len(trades) <= MAX_LINKS:
+        won = result.ledger.net_pnl > 0
+        for k in range(len(trades)):
+            ax.plot(times[[trades.entry_bar[k], trades.exit_bar[k]]],
+                    [trades.entry_price[k], trades.exit_price[k]],
+                    color="#2ca02c" if won[k] else "#d62728", lw=0.9, ls="--", alpha=0.6)
+    return (f"{len(trades):,} trades: markers merged per {MARKER_BUCKETS}th of the range at"
+            " their mean price, area = count" if grouped else "")
 
 
 def plot_backtest(result: BacktestResult, path: str | Path, title: str | None = None,
                   currency: str = "USDT") -> Path:
-    """Draw the three-panel chart to a PNG at ``path`` and return the path."""
+    """Draw candles with trades, the strategy's oscillators, equity and drawdown to a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
+    from backtest.html_report import buy_and_hold, drawdown, indicator_panes
+
     path = Path(path)
     times = result.timestamps.astype("datetime64[ms]")
-    trades, close = result.trades, result.close
-    fig, (ax_p, ax_e, ax_d) = plt.subplots(
-        3, 1, sharex=True, figsize=(12, 8), dpi=100,
-        gridspec_kw={"height_ratios": [3.2, 1.6, 1.0]},
-    )
-    pos, values = thin(close)
-    ax_p.plot(times[pos], values, color="#1f77b4", lw=0.9, label="close")
-    for name, color in zip(_overlay_columns(result.indicators, close),
-                           ("#ff7f0e", "#8c564b", "#17becf", "#bcbd22"), strict=False):
+    close = result.close
+    overlays, oscillators = indicator_panes(result.indicators, close)
+    ratios = [3.2, 1.1, 1.6, 1.0] if oscillators else [3.2, 1.6, 1.0]
+    fig, axes = plt.subplots(len(ratios), 1, sharex=True, figsize=(12, 9 if oscillators else 8),
+                             dpi=100, gridspec_kw={"height_ratios": ratios})
+    ax_p, ax_e, ax_d = axes[0], axes[-2], axes[-1]
+    starts = bucket_starts(close.size)
+    _candles(ax_p, times, result, starts)
+    for name, color in zip(overlays, ("#ff7f0e", "#8c564b", "#17becf", "#bcbd22"),
+                           strict=False):
         pos, values = thin(result.indicators[name].to_numpy())
-        ax_p.plot(times[pos], values, color=color, lw=0.8, alpha=0.9, label=name)
-    longs = trades.direction > 0
-    ax_p.scatter(times[trades.entry_bar[longs]], trades.entry_price[longs], marker="^", s=42,
-                 color="#2ca02c", edgecolor="black", linewidths=0.4, zorder=5,
-                 label="long entry")
-    if (~longs).any():
-        ax_p.scatter(times[trades.entry_bar[~longs]], trades.entry_price[~longs], marker="v",
-                     s=42, color="#d62728", edgecolor="black", linewidths=0.4, zorder=5,
-                     label="short entry")
-    for code, (color, label) in EXIT_STYLE.items():
-        mask = trades.reason == code
-        if mask.any():
-            ax_p.scatter(times[trades.exit_bar[mask]], trades.exit_price[mask], marker="X",
-                         s=38, color=color, edgecolor="black", linewidths=0.4, zorder=6,
-                         label=label)
-    if 0 < len(trades) <= MAX_LINKS:
-        won = result.ledger.net_pnl > 0
-        for k in range(len(trades)):
-            ax_p.plot(times[[trades.entry_bar[k], trades.exit_bar[k]]],
-                      [trades.entry_price[k], trades.exit_price[k]],
-                      color="#2ca02c" if won[k] else "#d62728", lw=1.0, ls="--", alpha=0.7)
-    ax_p.set_ylabel(f"price ({currency})")
-    ax_p.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=8, ncol=9,
+        ax_p.plot(times[pos], values, color=color, lw=0.9, alpha=0.9, label=name)
+    note = _trade_markers(ax_p, times, result, starts)
+    if use_log_scale(close):
+        import matplotlib.ticker as mticker
+
+        ax_p.set_yscale("log")
+        ax_p.yaxis.set_major_locator(mticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax_p.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax_p.yaxis.set_minor_formatter(mticker.NullFormatter())
+    scale = "log scale" if use_log_scale(close) else "linear"
+    bucket = starts[1] - starts[0] if starts.size > 1 else 1
+    per_bar = "" if bucket == 1 else f"; 1 candle drawn = {bucket:,} candles"
+    ax_p.set_ylabel(f"price ({currency}, {scale})")
+    ax_p.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=8, ncol=10,
                 frameon=False, handletextpad=0.3, columnspacing=1.0, borderaxespad=0.2)
     ax_p.grid(alpha=0.3)
+    if note or per_bar:
+        ax_p.text(0.995, 0.015, (note + per_bar).lstrip("; "), transform=ax_p.transAxes,
+                  ha="right", va="bottom", fontsize=8, color="#444444")
+    if oscillators:
+        ax_o = axes[1]
+        for name, color in zip(oscillators, ("#ff7f0e", "#1f77b4", "#8c564b", "#17becf"),
+                               strict=False):
+            pos, values = thin(result.indicators[name].to_numpy())
+            if "hist" in name:
+                ax_o.fill_between(times[pos], values, 0.0, color="#90a4ae", alpha=0.6,
+                                  lw=0, label=name)
+            else:
+                ax_o.plot(times[pos], values, color=color, lw=0.8, label=name)
+        if any("rsi" in name for name in oscillators):
+            for level in (30, 70):
+                ax_o.axhline(level, color="#999999", lw=0.6, ls=":")
+        ax_o.legend(loc="upper left", fontsize=8, ncol=4, frameon=False)
+        ax_o.grid(alpha=0.3)
+
     summary = result.summary
     heading = title or f"{result.strategy or 'signals'} backtest"
     fig.suptitle(
@@ -111,15 +201,18 @@ def plot_backtest(result: BacktestResult, path: str | Path, title: str | None = 
         f" max drawdown {summary['Max Drawdown']:,.2f}", fontsize=11, y=0.99)
 
     pos, values = thin(result.equity)
-    ax_e.plot(times[pos], values, color="#1f77b4", lw=1.0)
-    ax_e.axhline(result.capital, color="#888888", lw=0.8, ls="--")
+    ax_e.plot(times[pos], values, color="#1f77b4", lw=1.0, label="equity")
+    hold = buy_and_hold(result.open, close, result.rules.qty, result.capital)
+    pos, values = thin(hold)
+    ax_e.plot(times[pos], values, color="#888888", lw=0.9, ls="--",
+              label=f"buy & hold {result.rules.qty:g}")
+    ax_e.axhline(result.capital, color="#bbbbbb", lw=0.8, ls=":")
     ax_e.set_ylabel(f"equity ({currency})")
+    ax_e.legend(loc="upper left", fontsize=8, ncol=2, frameon=False)
     ax_e.grid(alpha=0.3)
     ax_e.ticklabel_format(axis="y", useOffset=False, style="plain")
 
-    curve = np.concatenate(([result.capital], result.equity))
-    drawdown = (curve - np.maximum.accumulate(curve))[1:]
-    pos, values = thin(drawdown, keep="min")
+    pos, values = thin(drawdown(result.equity, result.capital), keep="min")
     ax_d.fill_between(times[pos], values, 0.0, color="#d62728", alpha=0.45, lw=0)
     ax_d.set_ylabel(f"drawdown ({currency})")
     ax_d.grid(alpha=0.3)

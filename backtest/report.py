@@ -39,8 +39,45 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def build_report(result: BacktestResult, data_file: str = "") -> dict[str, Any]:
-    """The report as a JSON-ready dict."""
+# % figures whose TradingView base is the initial capital; with a fixed trade size they are
+# also given on the capital actually at risk.
+CAPITAL_PERCENTS = ("Net Profit", "Gross Profit", "Gross Loss", "Max Run-up", "Max Drawdown",
+                    "Open PL")
+
+
+def percent_base(result: BacktestResult, sized_by_percent: bool = False) -> dict[str, Any]:
+    """The amount the report's % figures are taken on, its name and why.
+
+    With a fixed trade size (``--qty``) a 0.001 BTC trade on 10,000 of capital makes every
+    percent of capital look like zero: the base is then the capital at risk, the largest
+    entry value of a trade (qty x entry price; qty x first open without trades). With sizing
+    as a percent of equity the capital itself is at risk, so the base is the initial capital.
+    """
+    if sized_by_percent:
+        return {"name": "initial capital", "amount": float(result.capital),
+                "why": "orders are sized as a percent of equity"}
+    entry = result.ledger.entry_value
+    amount = float(entry.max()) if entry.size else float(result.rules.qty * result.open[0])
+    return {"name": "capital at risk", "amount": amount,
+            "why": f"the largest entry value of a fixed {result.rules.qty:g} trade"}
+
+
+def at_risk(summary: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """The capital-based % figures recomputed on ``base``."""
+    amount = base["amount"]
+    return {f"{name} %": (None if summary.get(name) is None or not amount
+                          else 100.0 * float(summary[name]) / amount)
+            for name in CAPITAL_PERCENTS}
+
+
+def build_report(result: BacktestResult, data_file: str = "", *,
+                 sized_by_percent: bool = False) -> dict[str, Any]:
+    """The report as a JSON-ready dict.
+
+    ``performance`` keeps TradingView's percent figures (on the initial capital);
+    ``percent_base`` names the base the console uses and ``performance_at_risk`` holds the
+    capital-based figures on it.
+    """
     trades, ledger, rules = result.trades, result.ledger, result.rules
     open_trade = None
     if len(trades) and bool(trades.is_open[-1]):
@@ -69,6 +106,8 @@ def build_report(result: BacktestResult, data_file: str = "") -> dict[str, Any]:
             "initial_capital": result.capital,
         },
         "performance": result.summary,
+        "percent_base": percent_base(result, sized_by_percent),
+        "performance_at_risk": at_risk(result.summary, percent_base(result, sized_by_percent)),
         "exit_reasons": result.reasons,
         "open_trade": open_trade,
     }
@@ -107,7 +146,11 @@ def _no_negative_zero(text: str) -> str:
 
 def format_console(report: dict[str, Any]) -> str:
     """The report as text tables for the terminal."""
-    perf = report["performance"]
+    perf = dict(report["performance"])
+    base = report.get("percent_base")
+    if base:
+        perf.update({k: v for k, v in report.get("performance_at_risk", {}).items()
+                     if k in perf})
     data, st, strat = report["data"], report["settings"], report["strategy"]
     params = ", ".join(f"{k}={v}" for k, v in strat["params"].items())
     sl = "off" if st["stop_loss"] is None else f"{st['stop_loss'] * 100:g} %"
@@ -118,6 +161,12 @@ def format_console(report: dict[str, Any]) -> str:
         f"  {st['mode']}, qty {st['qty']:g}, commission {st['commission'] * 100:g} %, slippage"
         f" {st['slippage'] * 100:g} %, SL {sl}, TP {tp}, capital {st['initial_capital']:,.2f}",
         "",
+    ]
+    if base:
+        lines.append(
+            f"  % of {base['name']} {base['amount']:,.2f} ({base['why']}); report.json"
+            " 'performance' keeps TradingView's % of the initial capital")
+    lines += [
         f"{'Performance Summary':<32}{'value':>20}{'%':>14}",
     ]
     for name, value in perf.items():
@@ -127,7 +176,7 @@ def format_console(report: dict[str, Any]) -> str:
         pct_text = format_value(f"{name} %", pct) if pct != "" else ""
         lines.append(f"{name:<32}{format_value(name, value):>20}{pct_text:>14}")
     lines += ["", f"{'Exit reason':<16}{'trades':>8}{'winning':>9}{'net P&L':>18}"]
-    for reason in REASONS:
+    for reason in (r for r in REASONS if r in report["exit_reasons"]):
         row = report["exit_reasons"][reason]
         lines.append(f"{reason:<16}{row['trades']:>8,}{row['winning']:>9,}"
                      f"{format_value('net', row['net_pnl']):>18}")

@@ -14,14 +14,18 @@ import numpy as np
 from backtest.engine import END, SIGNAL, STOP_LOSS, TAKE_PROFIT, Trades
 from backtest.ledger import Ledger
 
-# TradingView's order ids of its built-in strategies; others get generic ids.
-SIGNAL_IDS: dict[str, tuple[str, str]] = {
-    "rsi": ("RsiLE", "RsiSE"),
-    "macd": ("MacdLE", "MacdSE"),
-    "ma2line": ("MA2CrossLE", "MA2CrossSE"),
-}
 DEFAULT_IDS = ("Long", "Short")
-EXIT_IDS = {STOP_LOSS: "Stop-loss", TAKE_PROFIT: "Take-profit", END: "Open"}
+# 4 is backtest.orders.INTRADAY_LOSS (strategy.risk.max_intraday_loss closed the position).
+EXIT_IDS = {STOP_LOSS: "Stop-loss", TAKE_PROFIT: "Take-profit", END: "Open",
+            4: "Max intraday loss"}
+
+
+def signal_ids(strategy: str) -> tuple[str, str]:
+    """TradingView's long and short order ids of the strategy (generic ones if unknown)."""
+    from strategies.registry import STRATEGIES
+
+    record = STRATEGIES.get(str(strategy).strip().lower())
+    return record.entry_ids if record else DEFAULT_IDS
 
 
 def header(currency: str) -> list[str]:
@@ -54,7 +58,7 @@ def trade_rows(
     capital: float,
 ) -> list[list[str]]:
     """The data rows of the trade list (without the header)."""
-    long_id, short_id = SIGNAL_IDS.get(strategy, DEFAULT_IDS)
+    long_id, short_id = signal_ids(strategy)
     n = len(trades)
     value = ledger.entry_value
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -62,8 +66,9 @@ def trade_rows(
         run_pct = 100.0 * ledger.run_up / value
         dd_pct = 100.0 * ledger.drawdown / value
     cum_pct = 100.0 * ledger.cumulative_pnl / capital if capital else ledger.cumulative_pnl * 0
+    sizes = [f"{qty:.10g}"] * n if trades.qty is None else _texts(trades.qty)
     shared = list(zip(
-        [f"{qty:.10g}"] * n, _texts(value), _texts(ledger.net_pnl), _texts(pnl_pct),
+        sizes, _texts(value), _texts(ledger.net_pnl), _texts(pnl_pct),
         _texts(ledger.run_up), _texts(run_pct), _texts(ledger.drawdown), _texts(dd_pct),
         _texts(ledger.cumulative_pnl), _texts(cum_pct), strict=True,
     ))

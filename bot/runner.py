@@ -2,7 +2,8 @@
 
 The loop owns timing and the order of steps only. Candles come from the exchange client, signals
 from the strategy, orders and journals from the position manager; each can fail on its own and
-the loop logs it and goes on to the next cycle.
+the loop logs it and goes on to the next cycle, unless the failure cannot heal (bot/failures.py):
+then ``run`` stops with ``stop_reason`` and its exit status.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.backfill import CandleRecorder
+from bot.events import BotEvents, CandleEvent
+from bot.failures import BotStop, FailureGuard
 from bot.signal_engine import LiveSignals
 from bot.timing import wake_time_ms
 from bot.window import CandleWindow
 from core.clock import Clock
 from core.errors import ExchangeUnavailable
-from storage.candles import append_candles
+from strategies.orders import has_orders, intents
 
 log = logging.getLogger("paperbot")
 errors = logging.getLogger("paperbot.errors")
@@ -36,6 +40,9 @@ class CycleResult:
     signal: int | None = None
     action: str = ""
     skipped: str | None = None
+    candle_ms: int | None = None
+    close: float | None = None
+    failed: bool = False
 
 
 class TradingBot:
@@ -56,7 +63,11 @@ class TradingBot:
         close_offset_seconds: float,
         heartbeat_seconds: float,
         max_candles: int | None = None,
-        signals: Any = None,
+        events: BotEvents | None = None,
+        end_of_data_ms: int | None = None,
+        end_message: str = "",
+        price_tick: float | None = None,
+        signal_rules: dict | None = None,
     ) -> None:
         self.client = client
         self.positions = positions
@@ -70,15 +81,31 @@ class TradingBot:
         self.offset_ms = int(close_offset_seconds * 1000)
         self.heartbeat_ms = int(heartbeat_seconds * 1000)
         self.max_candles = max_candles
+        # The market's price step, the ``syminfo.mintick`` of strategies placing stops.
+        self.price_tick = price_tick
+        # A replay's end: candles closing after it were never traded, so none is stored.
+        self.end_of_data_ms = end_of_data_ms
+        self.end_message = end_message or "The candle data ended; stopping"
+        self._end_logged = False
         self.candles_processed = 0
         self.cycles_skipped = 0
         self.stop_requested = False
         self._last_heartbeat_ms = clock.now_ms()
         self.window = CandleWindow(client, history_candles, timeframe_ms)
-        # The signal of each candle as ``signals`` computes it over the stored file.
-        self.signals = signals if signals is not None else LiveSignals.from_state(
+        self.recorder = CandleRecorder(client, self.candles_csv, timeframe_ms)
+        # Identical failures that repeat stop the bot instead of looping (bot/failures.py).
+        self.cycle_failures = FailureGuard()
+        self.price_failures = FailureGuard()
+        self.stop_reason: str | None = None
+        # While the price cannot be read the poll backs off, up to one candle.
+        self._price_poll_ms = self.poll_ms
+        # Alerts, metrics, console and systemd listen here (bot/events.py).
+        self.events = events if events is not None else BotEvents()
+        # Each candle's signal as ``signals`` computes it over the stored file; the rules
+        # (SL/TP, timing) go into the state's run record for ``audit``.
+        self.signals = LiveSignals.from_state(
             strategy, strategy_params, self.candles_csv, positions.state.extra,
-            timeframe_ms=timeframe_ms, rules={})
+            timeframe_ms=timeframe_ms, rules=signal_rules or {}, compute=self.compute_signals)
 
     # --- control -------------------------------------------------------------------------
 
@@ -98,21 +125,52 @@ class TradingBot:
         """True once a stop was asked for or ``max_candles`` closed candles were processed."""
         if self.stop_requested:
             return True
+        if self.data_ended():
+            return True
         return self.max_candles is not None and self.candles_processed >= self.max_candles
+
+    def data_ended(self) -> bool:
+        """True (logged once) when the candle closing at ``end_of_data_ms`` is processed."""
+        last = self.positions.last_candle_ms
+        if self.end_of_data_ms is None or last is None:
+            return False
+        if last + self.timeframe_ms < self.end_of_data_ms:
+            return False
+        if not self._end_logged:
+            self._end_logged = True
+            log.info("%s", self.end_message)
+        return True
 
     # --- the loop ----------------------------------------------------------------------
 
     def run(self) -> int:
         """Reconcile, then run cycles until stopped; return the process exit status."""
-        for line in self.positions.reconcile():
+        notes = self.positions.reconcile()
+        for line in notes:
             log.info("Reconcile: %s", line)
-        while not self.done():
-            if not self.wait_for_close():
-                break
-            self.run_cycle()
+        self.events.ready(notes, self.clock.now_ms())
+        status = 0
+        try:
+            while not self.done():
+                if not self.wait_for_close():
+                    break
+                self.report(self.run_cycle())
+        except BotStop as stop:
+            self.stop_reason, status = str(stop), stop.status
+            log.error("%s", stop)
+        summary = self.positions.summary()
         log.info("Stopped after %d closed candles (%d cycles skipped). %s",
-                 self.candles_processed, self.cycles_skipped, self.positions.summary())
-        return 0
+                 self.candles_processed, self.cycles_skipped, summary)
+        self.events.stopped(summary, self.clock.now_ms())
+        return status
+
+    def report(self, result: CycleResult) -> None:
+        """Tell the listeners what a cycle did."""
+        self.events.candle(CandleEvent(
+            candle_ms=result.candle_ms, close=result.close, signal=result.signal,
+            action=result.action, skipped=result.skipped, failed=result.failed,
+            new_candles=result.new_candles, candles_processed=self.candles_processed,
+            cycles_skipped=self.cycles_skipped, now_ms=self.clock.now_ms()))
 
     def wait_for_close(self) -> bool:
         """Sleep until the current candle has closed, watching SL/TP while a position is open.
@@ -122,16 +180,22 @@ class TradingBot:
         target = wake_time_ms(self.clock.now_ms(), self.timeframe_ms, self.offset_ms)
         while not self.stop_requested:
             now = self.clock.now_ms()
+            self.events.tick(now)
             if now >= target:
                 return True
             self.heartbeat_if_due(now)
             # Wake for the next heartbeat too, so a long candle (1h, 1d) is no silent hour.
             step_ms = min(target - now, self._last_heartbeat_ms + self.heartbeat_ms - now)
-            if self.positions.position is not None:
+            if self.positions.position is not None or self.armed_stops():
                 self.check_protective_exit()
-                step_ms = min(step_ms, self.poll_ms)
+                step_ms = min(step_ms, self._price_poll_ms)
             self.sleep_ms(max(step_ms, 1))
         return False
+
+    def armed_stops(self) -> bool:
+        """True while the position manager holds armed stop entries to watch."""
+        state = getattr(self.positions, "state", None)
+        return bool(getattr(state, "stop_entries", None))
 
     def sleep_ms(self, ms: int) -> None:
         """Sleep on the clock in slices of at most a second of wall time.
@@ -149,18 +213,26 @@ class TradingBot:
         try:
             price = self.client.last_price()
         except ExchangeUnavailable as exc:
-            log.warning("Price check skipped: %s", exc)
+            self._price_poll_ms = min(self._price_poll_ms * 2, self.timeframe_ms)
+            log.warning("Price check skipped: %s; next try in %.0f s", exc,
+                        self._price_poll_ms / 1000)
             return None
-        except Exception:  # noqa: BLE001 - e.g. a refused key: logged, the loop goes on
+        except Exception as exc:  # noqa: BLE001 - logged; the guard stops what cannot heal
             errors.exception("Price check failed")
+            self.price_failures.check(exc, "the price check")
             return None
+        self._price_poll_ms = self.poll_ms
         if price is None:
             return None
+        self.events.price(price, self.clock.now_ms())
         try:
-            return self.positions.on_price(price)
-        except Exception:  # noqa: BLE001 - the loop must survive any single failure
+            result = self.positions.on_price(price)
+        except Exception as exc:  # noqa: BLE001 - the loop must survive any single failure
             errors.exception("Stop-loss / take-profit check failed at price %s", price)
+            self.price_failures.check(exc, "the stop-loss / take-profit check")
             return None
+        self.price_failures.success()
+        return result
 
     def heartbeat_if_due(self, now_ms: int) -> None:
         """Log a heartbeat line when ``heartbeat_seconds`` have passed since the last one."""
@@ -172,11 +244,23 @@ class TradingBot:
     def run_cycle(self) -> CycleResult:
         """Fetch closed candles, store the new ones, compute the signal and act on it."""
         try:
-            return self._cycle()
+            result = self._cycle()
         except Exception as exc:  # noqa: BLE001 - one bad cycle must not end a days-long run
             self.cycles_skipped += 1
             errors.exception("Cycle failed and was skipped: %s", exc)
-            return CycleResult(skipped=str(exc))
+            # Unless it cannot heal: a refusal, or the same failure cycle after cycle.
+            self.cycle_failures.check(exc, "the candle cycle")
+            return CycleResult(skipped=str(exc), failed=True)
+        if not result.skipped:
+            self.cycle_failures.success()
+        return result
+
+    def compute_signals(self, frame):
+        """The strategy's output frame; bar strategies get the market's tick as mintick."""
+        if getattr(self.strategy, "inputs", "close") == "bars":
+            mintick = self.price_tick if self.price_tick else None
+            return self.strategy.compute(frame, self.strategy_params, mintick=mintick)
+        return self.strategy.compute(frame, self.strategy_params)
 
     def _cycle(self) -> CycleResult:
         fetch = self.window.refresh(self.clock.now_ms())
@@ -186,19 +270,38 @@ class TradingBot:
             log.warning("Cycle skipped: %s", reason)
             return CycleResult(skipped=reason)
         frame = fetch.frame
-        stored = append_candles(self.candles_csv, frame)
+        if self.end_of_data_ms is not None:
+            frame = frame[frame["timestamp"] + self.timeframe_ms <= self.end_of_data_ms]
+            if frame.empty:
+                return CycleResult(action="the candle data ended")
+        store = self.recorder.store(frame)
+        stored = store.appended
         last_ts = int(frame["timestamp"].iloc[-1])
         done_ts = self.positions.last_candle_ms
         if done_ts is not None and last_ts <= done_ts:
-            return CycleResult(new_candles=0, action="no new closed candle")
-        fresh = int((frame["timestamp"] > done_ts).sum()) if done_ts is not None else 1
+            return CycleResult(new_candles=0, action="no new closed candle", candle_ms=last_ts)
+        fresh = 1
+        if done_ts is not None:
+            # Back-filled candles closed since the last cycle too: the count is not capped
+            # at the window's size.
+            first_ts = int(frame["timestamp"].iloc[0])
+            older = max(0, (first_ts - done_ts) // self.timeframe_ms - 1)
+            fresh = int((frame["timestamp"] > done_ts).sum()) + min(store.backfilled, older)
         if fresh > 1:
             log.info("%d candles closed since the last cycle; acting on the latest only", fresh)
-        signal = self.signals.on_candle(last_ts, self.positions.state.extra)
+        signals = self.signals.on_candle(last_ts, self.positions.state.extra)
+        signal = int(signals["signal"].iloc[-1])
         close = float(frame["close"].iloc[-1])
-        action = self.positions.on_signal(signal, last_ts, close)
+        if has_orders(signals):
+            long_id, short_id = self.strategy.entry_ids
+            action = self.positions.on_orders(
+                intents(signals).at(len(signals) - 1), last_ts, close, long_id=long_id,
+                short_id=short_id, oca=self.strategy.oca or "")
+        else:
+            action = self.positions.on_signal(signal, last_ts, close)
         self.positions.mark_candle_processed(last_ts)
         self.candles_processed += fresh
         log.debug("Candle %s close %.2f: signal %d -> %s (%d stored)",
                   last_ts, close, signal, action, stored)
-        return CycleResult(new_candles=fresh, signal=signal, action=action)
+        return CycleResult(new_candles=fresh, signal=signal, action=action, candle_ms=last_ts,
+                           close=close)

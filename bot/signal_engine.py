@@ -27,7 +27,7 @@ import logging
 import os
 import re
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -177,9 +177,14 @@ def parse_rows(header: bytes, body: bytes) -> pd.DataFrame | None:
 class SignalEngine:
     """One strategy's signals over one candle file, kept up to date one appended row at a time."""
 
-    def __init__(self, strategy: Any, params: Mapping[str, Any], candles_csv: Path) -> None:
+    def __init__(self, strategy: Any, params: Mapping[str, Any], candles_csv: Path,
+                 compute: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> None:
         self.strategy = strategy
         self.params = dict(params)
+        # The strategy's whole-series output over a candle frame (the runner's, which passes
+        # the market's tick to strategies placing stops); default ``strategy.compute``.
+        self.compute = compute or (lambda frame: strategy.compute(frame, self.params))
+        self.last_output: pd.DataFrame | None = None  # recompute mode: the last row's output
         self.path = Path(candles_csv)
         self.incremental: IncrementalStrategy | None = incremental_for(strategy.name,
                                                                        self.params)
@@ -306,7 +311,9 @@ class SignalEngine:
         return pairs
 
     def _compute(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.strategy.compute(frame, self.params)["signal"].to_numpy()
+        output = self.compute(frame)
+        self.last_output = output.iloc[-1:].reset_index(drop=True) if len(output) else None
+        return output["signal"].to_numpy()
 
     def rebuild(self, reason: str) -> list[tuple[int, int]]:
         """Recompute everything from the whole candle file (the same reader as ``signals``)."""
@@ -353,6 +360,16 @@ class SignalEngine:
                 f"candle {candle_ms} is not among the last stored candles of {self.path};"
                 " its signal cannot be given")
         return self.recent[candle_ms]
+
+    def output_at(self, candle_ms: int) -> pd.DataFrame:
+        """The strategy's output row for stored candle ``candle_ms`` as a one-row frame:
+        ``signal`` only when incremental, every column (stop-entry orders too) when
+        recomputed, where it must be the file's last candle."""
+        signal = self.signal_at(candle_ms)
+        if (self.incremental is None and self.last_output is not None
+                and candle_ms == self.last_ts):
+            return self.last_output
+        return pd.DataFrame({"signal": np.array([signal], dtype=np.int8)})
 
 
 class RunRecord:
@@ -406,9 +423,11 @@ class LiveSignals:
     @classmethod
     def from_state(cls, strategy: Any, params: Mapping[str, Any], candles_csv: Path,
                    extra: Mapping[str, Any], *, timeframe_ms: int,
-                   rules: Mapping[str, Any]) -> LiveSignals:
+                   rules: Mapping[str, Any],
+                   compute: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+                   ) -> LiveSignals:
         """An engine resumed from the state file's checkpoint when it still fits the file."""
-        engine = SignalEngine(strategy, params, candles_csv)
+        engine = SignalEngine(strategy, params, candles_csv, compute)
         why = engine.restore(extra.get(CHECKPOINT_KEY))
         if why is None:
             log.info("Signals: %s resumed from the checkpoint at candle %s (%d stored rows)",
@@ -420,11 +439,12 @@ class LiveSignals:
         record = RunRecord(timeframe_ms, all_rules, extra.get(RUN_RECORD_KEY))
         return cls(engine, record)
 
-    def on_candle(self, candle_ms: int, extra: dict[str, Any]) -> int:
-        """The signal of stored candle ``candle_ms``; notes it as acted on and puts the
-        checkpoint and run record into ``extra`` (the state the position manager saves)."""
-        signal = self.engine.signal_at(candle_ms)
+    def on_candle(self, candle_ms: int, extra: dict[str, Any]) -> pd.DataFrame:
+        """The output row (``signal``, and a stop-entry strategy's orders) of stored candle
+        ``candle_ms``; notes it as acted on and puts the checkpoint and run record into
+        ``extra`` (the state the position manager saves next)."""
+        output = self.engine.output_at(candle_ms)
         self.record.note(candle_ms)
         extra[CHECKPOINT_KEY] = self.engine.checkpoint()
         extra[RUN_RECORD_KEY] = self.record.to_dict()
-        return signal
+        return output

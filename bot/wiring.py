@@ -8,7 +8,7 @@ import json
 import logging
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +31,13 @@ class StartupError(Exception):
 
 @dataclass
 class LocalExchange:
-    """An in-process emulator and the clock it shares with the bot."""
+    """An in-process emulator and the clock it shares with the bot; ``notes`` are warnings
+    found while starting it, for the log once it is set up."""
 
     server: Any
     clock: Clock
     description: str
+    notes: list[str] = field(default_factory=list)
 
 
 def remote_emulator_clock(base_url: str, timeout_s: float = 5.0) -> AcceleratedClock:
@@ -64,13 +66,17 @@ def start_local_exchange(
     replay: Path | None = None,
     persist: bool = True,
     start_ms: int | None = None,
+    replay_frame: Any = None,
+    continue_generated: bool = False,
 ) -> LocalExchange:
     """Start the built-in emulator in this process on a PacedClock shared with the bot.
 
     The exchange's balances, orders and clock are kept in ``data/local_exchange.json`` so a
     second run continues where the first stopped, as the testnet would. A replay starts
     ``history_candles`` into the file, afresh every time. A generated market starts at
-    ``start_ms`` (default: now), so tests can pin the market they trade on.
+    ``start_ms`` (default: now), so tests can pin the market they trade on. ``replay_frame``
+    is the replay's candles when already read; ``continue_generated`` makes a generated market
+    (seeded by ``seed``) go on from the replay's last close after its last candle.
     """
     from emulator.market import ReplayMarket
     from emulator.persistence import load_emulator_state
@@ -80,7 +86,10 @@ def start_local_exchange(
     timeframe_ms = 60_000
     if replay is not None:
         try:
-            market = ReplayMarket(replay)
+            then = generated_market(settings.symbol, seed, settings.timeframe_seconds * 1000) \
+                if continue_generated else None
+            source = replay if replay_frame is None else replay_frame
+            market = ReplayMarket(source, then=then)
             start = market.default_start_ms(settings.history_candles)
         except (ValueError, OSError) as exc:
             raise StartupError(f"--replay {replay}: {exc}") from None
@@ -93,16 +102,64 @@ def start_local_exchange(
     state_path = settings.data_dir / LOCAL_STATE_FILE if persist and replay is None else None
     clock = PacedClock(start, speed=speed)
     server = EmulatorServer(market, clock, symbol=settings.symbol, state_path=state_path)
+    notes = []
     if state_path is not None:
         try:
             saved_ms = load_emulator_state(server, state_path)
         except ValueError as exc:
             raise StartupError(str(exc)) from None
+        except OSError as exc:
+            raise StartupError(
+                f"{state_path}: cannot read the local exchange's saved state ({exc.strerror});"
+                " it must be a file: move it away and start again") from None
         # The exchange's time never runs backwards across runs, as the testnet's does not.
         if saved_ms is not None and saved_ms > clock.now_ms():
-            clock.advance((saved_ms - clock.now_ms()) / 1000)
+            ahead_ms = saved_ms - clock.now_ms()
+            clock.advance(ahead_ms / 1000)
+            if ahead_ms > timeframe_ms and start_ms is None:
+                notes.append(saved_clock_note(state_path, ahead_ms))
     server.start()
-    return LocalExchange(server=server, clock=clock, description=description)
+    return LocalExchange(server=server, clock=clock, description=description, notes=notes)
+
+
+def saved_clock_note(path: Path, ahead_ms: int) -> str:
+    """The warning for a saved local-exchange clock ahead of real time (a --speed run)."""
+    hours = ahead_ms / 3_600_000
+    if hours >= 48:
+        ahead = f"{hours / 24:.0f} days"
+    elif hours >= 1:
+        ahead = f"{hours:.0f}h"
+    else:
+        ahead = f"{max(1, round(hours * 60))} min"
+    return (f"{path}: the local exchange's saved clock is {ahead} ahead of real"
+            " time (a faster --speed run saved it); it continues from there. Remove the file to"
+            " start the local exchange at the real time")
+
+
+def future_time_problem(settings: Settings, state: Any, now_ms: int) -> str | None:
+    """A time in the state or candle file after the exchange's ``now_ms``, as one line, or None.
+
+    Such a time (a faster simulated clock, a hand-edited or year-2100 row) would make the bot
+    wait for candles that never come: nothing processed, nothing stored, silently.
+    """
+    from exchange.validation import describe_time
+    from storage.candles import last_stored_timestamp
+
+    candidates = [
+        (state.last_candle_ms, settings.state_file, "the last handled candle"),
+        (state.position.entry_time_ms if state.position else None, settings.state_file,
+         "the open position's entry time"),
+        (state.pending.created_ms if state.pending else None, settings.state_file,
+         "the pending order's time"),
+        (last_stored_timestamp(settings.candles_csv), settings.candles_csv,
+         "the last stored candle"),
+    ]
+    for value, path, what in candidates:
+        if value is not None and value > now_ms:
+            return (f"{path}: {what} ({describe_time(value)}) is after the exchange's time"
+                    f" ({describe_time(now_ms)}); the file comes from a faster simulated clock"
+                    " or was edited. Move it away (or use another DATA_DIR) and start again")
+    return None
 
 
 def choose_clock(exchange_kind: str, exchange_url: str | None) -> Clock:
@@ -149,22 +206,37 @@ def build_positions(settings: Settings, *, client: Any, clock: Clock, exchange_n
     """
     from risk.position import PositionManager
     from storage.candles import quarantine_if_damaged
+    from storage.reserve import DiskReserve
     from storage.state import StateFileError, StateStore
-    from storage.trades import TradeJournal, TradeJournalError
+    from storage.trades import TradeJournalError, open_journal
 
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         quarantine_if_damaged(settings.candles_csv)
-        journal = TradeJournal(settings.trades_csv)
-        store = StateStore(settings.state_file)
+        reserve = DiskReserve(settings.data_dir)
+        if not reserve.ensure():
+            log.warning("No room in %s for the %d KB disk reserve that protects a position"
+                        " while the disk is full; no position is opened until there is",
+                        settings.data_dir, reserve.size // 1024)
+        journal = open_journal(settings.trades_csv, symbol=settings.symbol, reserve=reserve)
+        store = StateStore(settings.state_file, reserve=reserve)
         positions = PositionManager(
             client, journal, store, symbol=settings.symbol, trade_size=settings.trade_size,
             stop_loss_percent=settings.stop_loss_percent,
             take_profit_percent=settings.take_profit_percent, strategy_name=settings.strategy,
             exchange_name=exchange_name, clock=clock,
-            quantity_step=client.market_rules().step)
+            quantity_step=client.market_rules().step, price_tick=client.market_rules().tick)
     except (StateFileError, TradeJournalError, OSError) as exc:
         raise StartupError(str(exc)) from None
+    from core.errors import ExchangeUnavailable
+
+    try:
+        now_ms = client.server_time_ms()
+    except ExchangeUnavailable as exc:
+        raise StartupError(f"the exchange is unreachable at start: {exc}", status=1) from None
+    problem = future_time_problem(settings, positions.state, now_ms)
+    if problem:
+        raise StartupError(problem)
     owner = positions.state.extra.get("exchange")
     busy = positions.position is not None or positions.state.pending is not None
     if owner and owner != exchange_name and busy:
@@ -177,8 +249,12 @@ def build_positions(settings: Settings, *, client: Any, clock: Clock, exchange_n
 
 
 def build_bot(settings: Settings, *, client: Any, positions: Any, clock: Clock,
-              max_candles: int | None) -> TradingBot:
-    """The loop over the configured strategy; StartupError if history cannot warm it up."""
+              max_candles: int | None, end_of_data_ms: int | None = None,
+              end_message: str = "") -> TradingBot:
+    """The loop over the configured strategy; StartupError if history cannot warm it up.
+
+    ``end_of_data_ms`` (a replay's end) stops the loop once the candle closing then is done.
+    """
     from strategies.registry import get_strategy
 
     strategy = get_strategy(settings.strategy)
@@ -191,14 +267,10 @@ def build_bot(settings: Settings, *, client: Any, positions: Any, clock: Clock,
         raise StartupError(
             f"HISTORY_CANDLES={settings.history_candles} is too short for {settings.strategy}"
             f" with these parameters: it needs at least {needed}; raise HISTORY_CANDLES")
-    from bot.signal_engine import LiveSignals
-
-    signals = LiveSignals.from_state(
-        strategy, params, settings.candles_csv, positions.state.extra,
-        timeframe_ms=client.timeframe_ms,
-        rules={"stop_loss": settings.stop_loss_percent,
-               "take_profit": settings.take_profit_percent,
-               "offset_ms": int(settings.candle_close_offset_seconds * 1000)})
+    # What ``audit`` needs to replay the bot's decisions, kept in the state's run record.
+    signal_rules = {"stop_loss": settings.stop_loss_percent,
+                    "take_profit": settings.take_profit_percent,
+                    "offset_ms": int(settings.candle_close_offset_seconds * 1000)}
     return TradingBot(
         client=client, positions=positions, strategy=strategy, strategy_params=params,
         clock=clock, candles_csv=settings.candles_csv, timeframe_ms=client.timeframe_ms,
@@ -206,4 +278,5 @@ def build_bot(settings: Settings, *, client: Any, positions: Any, clock: Clock,
         price_poll_seconds=settings.price_poll_seconds,
         close_offset_seconds=settings.candle_close_offset_seconds,
         heartbeat_seconds=settings.heartbeat_seconds, max_candles=max_candles,
-        signals=signals)
+        end_of_data_ms=end_of_data_ms, end_message=end_message,
+        price_tick=client.market_rules().tick, signal_rules=signal_rules)

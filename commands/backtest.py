@@ -35,35 +35,53 @@ def add_fill_arguments(parser: argparse.ArgumentParser) -> None:
                              " .feather/.json, a Binance kline CSV, Date,Open,High,Low,Close,"
                              "Volume (default: data/historical_data.csv)")
     parser.add_argument("--strategy", default=None,
-                        help="ma2line, rsi, macd or sma_rsi (default: STRATEGY setting)")
+                        help="sma_rsi, ma2line, rsi, macd, supertrend, bollinger, keltner,"
+                             " channel_breakout or barupdn (default: STRATEGY setting)")
     parser.add_argument("--param", action="append", metavar="K=V",
                         help="strategy parameter, repeatable (e.g. --param RSI_PERIOD=21)")
     parser.add_argument("--slippage", type=float, default=0.0,
                         help="fraction of the price lost on market and stop fills (default 0)")
+    parser.add_argument("--qty-percent", type=float, default=None, metavar="P",
+                        help="size every order as P %% of equity (TradingView's"
+                             " percent_of_equity) instead of a fixed --qty")
+    parser.add_argument("--lot", type=float, default=None,
+                        help="quantity step percent sizes are floored to (default 0.00001,"
+                             " Binance's BTC/USDT step)")
+    parser.add_argument("--mintick", type=float, default=None,
+                        help="price step of stop levels (default: from the candles' decimals)")
+    parser.add_argument("--day-start", default=None, metavar="'HH:MM ZONE'",
+                        help="start of the trading day for max intraday loss (default"
+                             " '00:00 UTC'; FX: '17:00 America/New_York')")
+    from backtest.time_range import add_range_arguments
+
+    add_range_arguments(parser)
+
+
+def broker_settings(args: argparse.Namespace, lot: float | None = None,
+                    qty_percent: float | None = None):
+    """``BrokerSettings`` from the shared options (``lot``/``qty_percent``: defaults to use)."""
+    from backtest.run import DEFAULT_LOT, BrokerSettings
+    from backtest.trading_day import DEFAULT_DAY_START, parse_day_start
+
+    day_start = args.day_start or DEFAULT_DAY_START
+    parse_day_start(day_start)
+    chosen_lot = args.lot if args.lot is not None else (lot or DEFAULT_LOT)
+    return BrokerSettings(mintick=args.mintick, lot=chosen_lot,
+                          qty_percent=args.qty_percent if args.qty_percent is not None
+                          else qty_percent, day_start=day_start)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the backtest command."""
     add_fill_arguments(parser)
-    parser.add_argument("--mode", choices=("long-only", "long-short"), default="long-only",
-                        help="long-only like the bot (default), or long-short reversals as"
-                             " TradingView's strategy.entry (simulation only)")
-    parser.add_argument("--qty", type=float, default=None,
-                        help="trade size in base asset (default: TRADE_SIZE, 0.001)")
-    parser.add_argument("--commission", type=float, default=None,
-                        help="fee per side as a fraction (default: FEE_RATE, 0.001 = 0.1 %%)")
-    parser.add_argument("--sl", type=float, default=None,
-                        help="stop-loss fraction (default: STOP_LOSS_PERCENT, 0.02)")
-    parser.add_argument("--tp", type=float, default=None,
-                        help="take-profit fraction (default: TAKE_PROFIT_PERCENT, 0.04)")
-    parser.add_argument("--no-sl-tp", action="store_true",
-                        help="no stop-loss or take-profit exits")
-    parser.add_argument("--capital", type=float, default=10_000.0,
-                        help="initial capital for %% figures and equity (default 10000)")
+    add_rule_arguments(parser)
     parser.add_argument("--out", type=Path, default=Path("reports/backtest"),
                         help="folder for report.json and trades.csv (default reports/backtest)")
     parser.add_argument("--plot", type=Path, default=None, metavar="PNG",
                         help="also draw price, trades, equity and drawdown to this PNG")
+    parser.add_argument("--html", type=Path, default=None, metavar="FILE",
+                        help="also write an interactive chart (one self-contained HTML file that"
+                             " opens offline): candles, indicators, trades, equity, drawdown")
 
 
 def fail(command: str, message: str) -> int:
@@ -93,13 +111,48 @@ def strategy_params(settings, strategy: str, overrides: dict) -> dict:
     return {**params, **overrides}
 
 
+def add_rule_arguments(parser: argparse.ArgumentParser) -> None:
+    """Fill-rule options shared with ``optimize``: mode, size, costs, SL/TP, capital."""
+    parser.add_argument("--mode", choices=("long-only", "long-short"), default="long-only",
+                        help="long-only like the bot (default), or long-short reversals as"
+                             " TradingView's strategy.entry (simulation only)")
+    parser.add_argument("--qty", type=float, default=None,
+                        help="trade size in base asset (default: TRADE_SIZE, 0.001)")
+    parser.add_argument("--commission", type=float, default=None,
+                        help="fee per side as a fraction (default: FEE_RATE, 0.001 = 0.1 %%)")
+    parser.add_argument("--sl", type=float, default=None,
+                        help="stop-loss fraction (default: STOP_LOSS_PERCENT, 0.02)")
+    parser.add_argument("--tp", type=float, default=None,
+                        help="take-profit fraction (default: TAKE_PROFIT_PERCENT, 0.04)")
+    parser.add_argument("--no-sl-tp", action="store_true",
+                        help="no stop-loss or take-profit exits")
+    parser.add_argument("--capital", type=float, default=10_000.0,
+                        help="initial capital for %% figures and equity (default 10000)")
+
+
+def fill_rules(args: argparse.Namespace, settings):
+    """The FillRules of the parsed options over the settings' defaults (BacktestError)."""
+    from backtest.engine import FillRules
+
+    sl = None if args.no_sl_tp else (settings.stop_loss_percent if args.sl is None else args.sl)
+    tp = None if args.no_sl_tp else (settings.take_profit_percent if args.tp is None
+                                     else args.tp)
+    return FillRules(
+        mode=args.mode,
+        qty=settings.trade_size if args.qty is None else args.qty,
+        commission=settings.fee_rate if args.commission is None else args.commission,
+        slippage=args.slippage, stop_loss=sl, take_profit=tp,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the backtest, print the report, write report.json / trades.csv (and the chart)."""
     from backtest.data import load_candles
-    from backtest.engine import BacktestError, FillRules
+    from backtest.engine import BacktestError
     from backtest.progress import ProgressBar
     from backtest.report import build_report, format_console, write_json
-    from backtest.run import run_on_signal, strategy_signals
+    from backtest.run import run_backtest
+    from backtest.time_range import TimeRange, TimeRangeError
     from backtest.tradelist import write_trade_list
     from storage.candle_formats import stderr_note
     from storage.candles import CandleFileError
@@ -109,16 +162,9 @@ def run(args: argparse.Namespace) -> int:
         return fail("backtest", problem)
     try:
         overrides = parse_params(args.param)
-        sl = None if args.no_sl_tp else (settings.stop_loss_percent if args.sl is None
-                                         else args.sl)
-        tp = None if args.no_sl_tp else (settings.take_profit_percent if args.tp is None
-                                         else args.tp)
-        rules = FillRules(
-            mode=args.mode,
-            qty=settings.trade_size if args.qty is None else args.qty,
-            commission=settings.fee_rate if args.commission is None else args.commission,
-            slippage=args.slippage, stop_loss=sl, take_profit=tp,
-        )
+        rules = fill_rules(args, settings)
+        time_range = TimeRange.from_flags(args.start, args.end)
+        broker = broker_settings(args)
     except (ValueError, BacktestError) as exc:
         return fail("backtest", str(exc))
     strategy = args.strategy or settings.strategy
@@ -132,12 +178,12 @@ def run(args: argparse.Namespace) -> int:
         candles = load_candles(data, note=stderr_note("backtest"))
         progress.phase("signals", 0.5, 0.65)
         params = strategy_params(settings, strategy, overrides)
-        frame, params = strategy_signals(candles, strategy, params)
-        progress.phase("fills", 0.65, 0.9)
-        result = run_on_signal(candles, frame["signal"].to_numpy(), rules, args.capital,
-                               strategy, params, frame, progress)
+        progress.phase("fills", 0.5, 0.9)
+        result = run_backtest(candles, strategy, params, rules, args.capital, progress,
+                              time_range, broker)
         progress.phase("report", 0.9, 1.0)
-        report = build_report(result, str(data))
+        report = build_report(result, str(data),
+                              sized_by_percent=getattr(args, "qty_percent", None) is not None)
         args.out.mkdir(parents=True, exist_ok=True)
         write_json(report, args.out / "report.json")
         write_trade_list(args.out / "trades.csv", result.trades, result.ledger,
@@ -149,7 +195,13 @@ def run(args: argparse.Namespace) -> int:
 
             args.plot.parent.mkdir(parents=True, exist_ok=True)
             plot_backtest(result, args.plot, currency=settings.quote_asset)
-    except (CandleFileError, BacktestError) as exc:
+        if args.html is not None:
+            from backtest.html_report import write_html_report
+
+            args.html.parent.mkdir(parents=True, exist_ok=True)
+            write_html_report(result, args.html, report, currency=settings.quote_asset,
+                              volume=candles["volume"].to_numpy())
+    except (CandleFileError, BacktestError, TimeRangeError) as exc:
         progress.close()
         return fail("backtest", str(exc))
     except OSError as exc:
@@ -161,4 +213,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nreport: {args.out / 'report.json'}\ntrades: {args.out / 'trades.csv'}")
     if args.plot is not None:
         print(f"chart: {args.plot}")
+    if args.html is not None:
+        print(f"interactive chart: {args.html}")
     return 0

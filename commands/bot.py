@@ -52,10 +52,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--replay", type=Path, default=None, metavar="CSV",
                         help="local only: replay this candle file (any layout 'main.py import'"
                              " reads) instead of a generated market")
+    parser.add_argument("--continue-generated", action="store_true",
+                        help="--replay only: after the file's last candle, go on with a generated"
+                             " market from its last close (default: the bot stops, exit 0)")
     parser.add_argument("--strategy", default=None, help="strategy name (see README)")
+    parser.add_argument("--symbol", default=None, help="spot symbol, e.g. ETH/USDT (SYMBOL)")
+    parser.add_argument("--timeframe", default=None, help="candle length, e.g. 5m (TIMEFRAME)")
+    parser.add_argument("--param", action="append", metavar="K=V",
+                        help="strategy parameter, repeatable (e.g. --param RSI_PERIOD=21)")
+    parser.add_argument("--sl", type=float, default=None,
+                        help="stop-loss fraction (STOP_LOSS_PERCENT, 0.02 = 2 %%)")
+    parser.add_argument("--tp", type=float, default=None,
+                        help="take-profit fraction (TAKE_PROFIT_PERCENT, 0.04 = 4 %%)")
+    parser.add_argument("--trade-size", type=float, default=None, metavar="QTY",
+                        help="base-asset quantity per trade (TRADE_SIZE)")
+    parser.add_argument("--metrics-port", type=int, default=None, metavar="P",
+                        help="serve /metrics and /health on 127.0.0.1:P (METRICS_PORT;"
+                             " 0 = a free port)")
     parser.add_argument("--data-dir", type=Path, default=None, help="where the CSVs go")
     parser.add_argument("--logs-dir", type=Path, default=None, help="where the logs go")
-    parser.add_argument("--quiet", action="store_true", help="no console log output")
+    parser.add_argument("--quiet", action="store_true", help="print nothing on the console")
 
 
 def check_combinations(args: argparse.Namespace, exchange: str) -> str | None:
@@ -95,8 +111,11 @@ def connect(settings, args: argparse.Namespace) -> Connection:
     from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET
 
     if settings.exchange == "local" and not args.exchange_url:
+        plan = getattr(args, "replay_plan", None)
         local = start_local_exchange(settings, speed=args.speed or 1.0, seed=args.seed,
-                                     replay=args.replay)
+                                     replay=args.replay,
+                                     replay_frame=None if plan is None else plan.frame,
+                                     continue_generated=getattr(args, "continue_generated", False))
         return Connection(local.clock, local.server.base_url, local.description,
                           DEFAULT_API_KEY, DEFAULT_API_SECRET, local)
     clock = choose_clock(settings.exchange, args.exchange_url)
@@ -123,22 +142,44 @@ def log_start(settings, where: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Start the bot; exit 0 on a clean stop, 2 on bad settings/flags, 1 if it cannot start."""
     # Settings first: a bad value is reported before the heavy imports below.
+    from commands.backtest import parse_params
     from config.settings import SettingsError, load_settings
 
     overrides = {"exchange": args.exchange, "strategy": args.strategy,
-                 "data_dir": args.data_dir, "logs_dir": args.logs_dir}
+                 "data_dir": args.data_dir, "logs_dir": args.logs_dir,
+                 "symbol": args.symbol, "timeframe": args.timeframe,
+                 "stop_loss_percent": args.sl, "take_profit_percent": args.tp,
+                 "trade_size": args.trade_size, "metrics_port": args.metrics_port}
     if args.exchange_url and args.exchange is None:
         overrides["exchange"] = "local"
     try:
+        overrides["params"] = parse_params(args.param)
         settings = load_settings(**overrides)
-    except SettingsError as exc:
+    except (SettingsError, ValueError) as exc:
         print(f"main.py: error: {exc}", file=sys.stderr)
         return 2
     problem = check_combinations(args, settings.exchange)
     if problem:
         print(f"main.py: error: {problem}", file=sys.stderr)
         return 2
+    args.replay_plan = None
+    if args.replay is not None:
+        from bot.replay import prepare_replay, timeframe_is_set
+        from bot.wiring import StartupError as ReplayRefused
+        from config.settings import merged_environment
 
+        try:
+            settings, args.replay_plan = prepare_replay(
+                settings, args.replay, timeframe_set=timeframe_is_set(
+                    merged_environment(), getattr(args, "timeframe", None)))
+        except ReplayRefused as exc:
+            print(f"main.py: error: {exc}", file=sys.stderr)
+            return exc.status
+
+    problem = logs_dir_problem(settings.logs_dir)
+    if problem:
+        print(f"main.py: error: {problem}", file=sys.stderr)
+        return 2
     from storage.lock import DataDirLock, DataDirLocked, DataDirLockError
 
     # Held until the process ends: a second bot on this folder would double every order.
@@ -154,13 +195,33 @@ def run(args: argparse.Namespace) -> int:
         lock.release()
 
 
+def logs_dir_problem(folder: Path) -> str | None:
+    """Why the logs cannot go to ``folder`` (a file, /dev/null, not creatable), or None."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        return (f"LOGS_DIR / --logs-dir {folder} is not a folder; point it to a folder (it is"
+                " created if missing)")
+    if not folder.exists():
+        parent = next((p for p in folder.parents if p.exists()), None)
+        if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            return (f"LOGS_DIR / --logs-dir {folder} cannot be created ({parent} is not a"
+                    " writable folder); point it elsewhere")
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        return f"LOGS_DIR / --logs-dir {folder} is not writable; fix its permission"
+    return None
+
+
 def _run_locked(args: argparse.Namespace, settings) -> int:
     """The bot's run once the data folder is ours."""
+    from bot.events import ObservedJournal
     from bot.wiring import StartupError, build_bot, build_client, build_positions
     from exchange.client import ExchangeRefused
+    from ops.assemble import ListenerError, build_events, console_mode
     from storage.logs import setup_logging, teardown_logging
 
     conn = None
+    events = None
+    trading = False
     try:
         conn = connect(settings, args)
         # Emulator keys are masked too: a habit that costs nothing and protects a reused key.
@@ -169,14 +230,38 @@ def _run_locked(args: argparse.Namespace, settings) -> int:
                       clock=conn.clock, max_bytes=settings.log_max_bytes,
                       backups=settings.log_backups)
         log_start(settings, conn.description)
+        for note in getattr(conn.local, "notes", None) or ():
+            logging.getLogger("paperbot").warning("%s", note)
         client = build_client(settings, kind=settings.exchange, base_url=conn.base_url,
                               clock=conn.clock, api_key=conn.api_key, api_secret=conn.api_secret)
         positions = build_positions(settings, client=client, clock=conn.clock,
                                     exchange_name=settings.exchange)
+        plan = args.replay_plan
+        ends = plan is not None and not getattr(args, "continue_generated", False)
         bot = build_bot(settings, client=client, positions=positions, clock=conn.clock,
-                        max_candles=args.max_candles)
+                        max_candles=args.max_candles,
+                        end_of_data_ms=plan.end_ms if ends else None,
+                        end_message=plan.end_message() if ends else "")
+        mode = console_mode(args.quiet, getattr(conn.clock, "speed", 1.0), sys.stdout)
+        if mode == "progress":
+            quiet_console_logs()  # the progress line replaces the info lines on the terminal
+        facts = run_facts(settings, conn)
+        try:
+            events = build_events(settings, positions=positions, clock=conn.clock,
+                                  timeframe_ms=client.timeframe_ms, facts=facts, console=mode,
+                                  max_candles=args.max_candles)
+        except ListenerError as exc:
+            raise StartupError(str(exc)) from None
+        bot.events = events
+        positions.journal = ObservedJournal(positions.journal, events.fill)
+        events.started(facts)
         bot.install_signal_handlers()
+        trading = True
         status = bot.run()
+        if getattr(bot, "stop_reason", None):
+            print(f"main.py: error: {bot.stop_reason}", file=sys.stderr)
+        if mode == "progress" and bot.data_ended():
+            print(bot.end_message)  # the log line is hidden behind the progress line
     except (StartupError, ExchangeRefused) as exc:
         # ExchangeRefused reaches here only from the start-up reconcile (e.g. wrong API keys);
         # every cycle catches its own. A configuration problem: one line, no traceback.
@@ -186,9 +271,31 @@ def _run_locked(args: argparse.Namespace, settings) -> int:
         print(f"main.py: error: {exc}", file=sys.stderr)
         status = exc.status if isinstance(exc, StartupError) else 2
     finally:
+        if events is not None:
+            events.close()
         if conn is not None and conn.local is not None:
             conn.local.server.stop()
-    print(f"Candles: {settings.candles_csv}\nTrades:  {settings.trades_csv}\n"
-          f"Logs:    {settings.logs_dir / 'trading.log'}, {settings.logs_dir / 'errors.log'}")
+    if trading and not args.quiet:
+        print(f"Candles: {settings.candles_csv}\nTrades:  {settings.trades_csv}\n"
+              f"Logs:    {settings.logs_dir / 'trading.log'}, {settings.logs_dir / 'errors.log'}")
     teardown_logging()
     return status
+
+
+def run_facts(settings, conn: Connection) -> dict:
+    """What this run is, for the status file, alerts and the metrics' info."""
+    return {"exchange": conn.description, "exchange_kind": settings.exchange,
+            "api_root": conn.base_url or "https://testnet.binance.vision",
+            "symbol": settings.symbol, "timeframe": settings.timeframe,
+            "timeframe_seconds": settings.timeframe_seconds, "strategy": settings.strategy,
+            "stop_loss_percent": settings.stop_loss_percent,
+            "take_profit_percent": settings.take_profit_percent,
+            "trade_size": settings.trade_size, "speed": getattr(conn.clock, "speed", 1.0),
+            "data_dir": str(settings.data_dir), "logs_dir": str(settings.logs_dir)}
+
+
+def quiet_console_logs() -> None:
+    """Console log lines at WARNING and above only; the log files keep every line."""
+    for handler in logging.getLogger("paperbot").handlers:
+        if type(handler) is logging.StreamHandler:
+            handler.setLevel(logging.WARNING)

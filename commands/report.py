@@ -34,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         trades = read_trades(path)
     except (TradeJournalError, ValueError) as exc:
-        print(f"report: {path}: {exc}", file=sys.stderr)
+        text = str(exc)
+        print(f"report: {text if str(path) in text else f'{path}: {text}'}", file=sys.stderr)
         return 2
     print(f"Trades journal: {path}")
     print(format_summary(summarize(trades)))

@@ -7,6 +7,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+FLOAT_FORMAT = "%.12g"
 HELP = "write a strategy's indicator values and BUY/SELL/HOLD signal for every candle of a CSV"
 
 
@@ -23,8 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="strategy parameter over the STRATEGY_PARAMS settings, repeatable"
                              " (e.g. --param RSI_PERIOD=21)")
     parser.add_argument("--out", type=Path, default=Path("reports/signals.csv"),
-                        help="CSV to write: timestamp, indicator columns, signal"
+                        help="CSV to write: timestamp, close, indicator columns, signal"
                              " (default reports/signals.csv)")
+    from backtest.time_range import add_range_arguments
+
+    add_range_arguments(parser)
 
 
 def _fail(message: str) -> int:
@@ -47,6 +51,7 @@ def _settings_defaults() -> tuple[str | None, dict, Path | None]:
 
 def run(args: argparse.Namespace) -> int:
     """Compute the signals, write the CSV, print a one-line summary; 2 on any bad input."""
+    from backtest.time_range import TimeRange, TimeRangeError, with_warmup
     from storage.candle_formats import read_any, stderr_note
     from storage.candles import CandleFileError
     from strategies.params import parse_param
@@ -58,20 +63,26 @@ def run(args: argparse.Namespace) -> int:
         params = {k: v for k, v in base_params.items() if k in strategy.defaults}
         params.update(parse_param(item) for item in args.param)
         params = strategy.params(params)
-    except ValueError as exc:  # SettingsError is a ValueError too
+        time_range = TimeRange.from_flags(args.start, args.end)
+    except ValueError as exc:  # SettingsError and TimeRangeError are ValueErrors too
         return _fail(str(exc))
     data = args.data or candle_file
     if data is None:
         return _fail("no candle file given; use --data CANDLES.csv")
     try:
-        candles = read_any(data, note=stderr_note("signals"))
-    except CandleFileError as exc:
+        window = with_warmup(read_any(data, note=stderr_note("signals")), time_range)
+    except (CandleFileError, TimeRangeError) as exc:
         return _fail(str(exc))
-    result = strategy.compute(candles, params)
+    # Computed over every candle before the range's end, then cut: exact at any --from.
+    result = window.cut(strategy.compute(window.candles, params))
+    candles = window.in_range
     result.insert(0, "timestamp", candles["timestamp"].to_numpy())
+    if "close" not in result.columns:
+        result.insert(1, "close", candles["close"].to_numpy())
     try:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        result.to_csv(args.out, index=False, lineterminator="\n")
+        # 12 significant digits: a sum's last-bit noise (105914.73720000001) is not shown.
+        result.to_csv(args.out, index=False, lineterminator="\n", float_format=FLOAT_FORMAT)
     except OSError as exc:
         return _fail(f"cannot write {args.out} ({exc.strerror})")
     signal = result["signal"]

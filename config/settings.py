@@ -9,6 +9,7 @@ start-up stops before anything is traded or written.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,15 @@ STRATEGY_PARAMS: dict[str, int | float] = {
     "MACD_FAST": 12,
     "MACD_SLOW": 26,
     "MACD_SIGNAL": 9,
+    "SUPERTREND_ATR": 10,
+    "SUPERTREND_FACTOR": 3.0,
+    "BB_LENGTH": 20,
+    "BB_MULT": 2.0,
+    "KC_LENGTH": 20,
+    "KC_MULT": 2.0,
+    "KC_ATR": 10,
+    "CHANNEL_LENGTH": 5,
+    "MAX_INTRADAY_LOSS": 1.0,
 }
 STRATEGY = "sma_rsi"
 STOP_LOSS_PERCENT = 0.02
@@ -50,13 +60,16 @@ LOG_BACKUPS = 5
 DATA_DIR = PROJECT_DIR / "data"
 LOGS_DIR = PROJECT_DIR / "logs"
 
-STRATEGY_NAMES = ("sma_rsi", "ma2line", "rsi", "macd")
+STRATEGY_NAMES = ("sma_rsi", "ma2line", "rsi", "macd", "supertrend", "bollinger", "keltner",
+                  "channel_breakout", "barupdn")
 EXCHANGES = ("auto", "local", "testnet")
 TIMEFRAMES = {
     "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "2h": 7200,
     "4h": 14400, "6h": 21600, "8h": 28800, "12h": 43200, "1d": 86400,
 }
-SYMBOLS = ("BTC/USDT",)
+# Any spot symbol the exchange lists; the exchange's markets are checked at start-up.
+SYMBOL_PATTERN = re.compile(r"^[A-Z0-9]{2,20}/[A-Z0-9]{2,20}$")
+NOTIFY_EVENT_KINDS = ("start", "fill", "error", "daily", "stop")
 
 
 class SettingsError(ValueError):
@@ -90,6 +103,10 @@ class Settings:
     log_backups: int = LOG_BACKUPS
     data_dir: Path = DATA_DIR
     logs_dir: Path = LOGS_DIR
+    notify_urls: tuple[str, ...] = field(default=(), repr=False)
+    notify_events: tuple[str, ...] = NOTIFY_EVENT_KINDS
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
     @property
     def timeframe_seconds(self) -> int:
@@ -124,7 +141,7 @@ class Settings:
     @property
     def secrets(self) -> list[str]:
         """Values that must never appear in a log or an error message."""
-        return [s for s in (self.api_key, self.api_secret) if s]
+        return [s for s in (self.api_key, self.api_secret, *self.notify_urls) if s]
 
 
 # --- parsing ------------------------------------------------------------------------------
@@ -144,19 +161,48 @@ def _check(ok: bool, name: str, value: Any, accepted: str) -> None:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """Key/value pairs of a ``.env`` file; raises SettingsError on a line that is not KEY=VALUE."""
+    """Key/value pairs of a ``.env`` file; SettingsError names the first line it cannot read.
+
+    That is a line that is not KEY=VALUE, one the dotenv parser cannot parse (an unclosed
+    quote), or bytes that are not UTF-8. The message names the key, never the value (it may
+    be a secret).
+    """
+    import io
+
     from dotenv import dotenv_values
+    from dotenv.parser import parse_stream
 
     if not path.is_file():
         return {}
-    values: dict[str, str] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        text = line.strip()
-        if text and not text.startswith("#") and "=" not in text:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SettingsError(
+            f"{path}: cannot read it ({exc.strerror}); fix its permission"
+        ) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SettingsError(
+            f"{path} line {line} is not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+        ) from None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#") and "=" not in stripped:
             raise SettingsError(
                 f"{path} line {number} is not KEY=VALUE; fix it or comment it out with #"
             )
-    for key, value in dotenv_values(path).items():
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            key = binding.original.string.split("=", 1)[0].strip()
+            key = key.removeprefix("export ").strip() or "?"
+            raise SettingsError(
+                f"{path} line {binding.original.line} ({key}) cannot be parsed, e.g. an"
+                " unclosed quote; fix it or comment it out with #"
+            )
+    values: dict[str, str] = {}
+    for key, value in dotenv_values(stream=io.StringIO(text)).items():
         if value is not None:
             values[key] = value
     return values
@@ -192,6 +238,14 @@ def _strategy_params(env: Mapping[str, str]) -> dict[str, int | float]:
             f"RSI_OVERSOLD={params['RSI_OVERSOLD']} must be below"
             f" RSI_OVERBOUGHT={params['RSI_OVERBOUGHT']}; accepted: RSI_OVERSOLD < RSI_OVERBOUGHT"
         )
+    from strategies.params import FACTOR_KEYS, PERCENT_KEYS, check_value
+
+    for key in ("SUPERTREND_ATR", "BB_LENGTH", "KC_LENGTH", "KC_ATR", "CHANNEL_LENGTH",
+                *FACTOR_KEYS, *PERCENT_KEYS):
+        try:
+            params[key] = check_value(key, params[key])
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
     return params
 
 
@@ -203,6 +257,13 @@ def load_settings(
     ``overrides`` (e.g. from command-line flags) win over everything and are validated too.
     """
     values = merged_environment(env, env_file)
+    # --param K=V overrides the strategy setting K and is checked by the same rules.
+    params = overrides.pop("params", None) or {}
+    for key, value in params.items():
+        if key not in STRATEGY_PARAMS:
+            raise SettingsError(f"--param {key}: unknown parameter; known: "
+                                + ", ".join(STRATEGY_PARAMS))
+        values[key] = str(value)
     get = values.get
 
     def text(name: str, default: str) -> str:
@@ -242,6 +303,11 @@ def load_settings(
         "log_backups": num("LOG_BACKUPS", LOG_BACKUPS),
         "data_dir": Path(text("DATA_DIR", str(DATA_DIR))),
         "logs_dir": Path(text("LOGS_DIR", str(LOGS_DIR))),
+        "notify_urls": tuple(u.strip() for u in text("NOTIFY_URLS", "").split(",") if u.strip()),
+        "notify_events": tuple(e.strip().lower() for e in text(
+            "NOTIFY_EVENTS", ",".join(NOTIFY_EVENT_KINDS)).split(",") if e.strip()),
+        "metrics_port": num("METRICS_PORT", 0) if text("METRICS_PORT", "") else None,
+        "metrics_host": text("METRICS_HOST", "127.0.0.1"),
     }
     fields.update({k: v for k, v in overrides.items() if v is not None})
     return validate(fields)
@@ -250,7 +316,9 @@ def load_settings(
 def validate(fields: dict[str, Any]) -> Settings:
     """Check every field's range and build the Settings; SettingsError names the first bad one."""
     f = fields
-    _check(f["symbol"] in SYMBOLS, "SYMBOL", f["symbol"], ", ".join(SYMBOLS))
+    f["symbol"] = str(f["symbol"]).strip().upper()
+    _check(bool(SYMBOL_PATTERN.match(f["symbol"])), "SYMBOL", f["symbol"],
+           "a spot symbol BASE/QUOTE the exchange lists, e.g. BTC/USDT, ETH/USDT, BNB/USDT")
     _check(f["timeframe"] in TIMEFRAMES, "TIMEFRAME", f["timeframe"], ", ".join(TIMEFRAMES))
     _check(f["strategy"] in STRATEGY_NAMES, "STRATEGY", f["strategy"], ", ".join(STRATEGY_NAMES))
     _check(0 < f["stop_loss_percent"] < 1, "STOP_LOSS_PERCENT", f["stop_loss_percent"],
@@ -285,4 +353,14 @@ def validate(fields: dict[str, Any]) -> Settings:
     _check(10_000 <= f["log_max_bytes"] <= 1_000_000_000, "LOG_MAX_BYTES", f["log_max_bytes"],
            "10000 to 1000000000 bytes")
     _check(1 <= f["log_backups"] <= 100, "LOG_BACKUPS", f["log_backups"], "1 to 100")
+    f.setdefault("notify_urls", ())
+    f.setdefault("notify_events", NOTIFY_EVENT_KINDS)
+    for kind in f["notify_events"]:
+        _check(kind in NOTIFY_EVENT_KINDS, "NOTIFY_EVENTS", kind,
+               "a comma-separated list of " + ", ".join(NOTIFY_EVENT_KINDS))
+    f.setdefault("metrics_port", None)
+    f.setdefault("metrics_host", "127.0.0.1")
+    if f["metrics_port"] is not None:
+        _check(0 <= f["metrics_port"] <= 65535, "METRICS_PORT", f["metrics_port"],
+               "0 to 65535 (0 picks a free port; leave empty for no metrics server)")
     return Settings(**{k: f[k] for k in Settings.__dataclass_fields__})

@@ -290,7 +290,9 @@ class ReplayMarket(Market):
 
     Candles are served exactly as stored. A missing candle inside the file trades flat at the
     previous close with zero volume; after the last row the price stays at the last close
-    (flat, zero-volume candles); before the first row there are no candles.
+    (flat, zero-volume candles), or, with ``then`` (a market of the same timeframe), goes on
+    as that market does, scaled so that it opens at the last close; before the first row there
+    are no candles.
     """
 
     def __init__(
@@ -299,6 +301,7 @@ class ReplayMarket(Market):
         *,
         timeframe_ms: int | None = None,
         tick_size: float | None = 0.01,
+        then: Market | None = None,
     ) -> None:
         frame = self._load(source)
         stamps = frame["timestamp"].to_numpy(dtype="int64")
@@ -325,6 +328,14 @@ class ReplayMarket(Market):
             dense[row] = (prev, prev, prev, prev, 0.0)
         self._dense = dense
         self.frame = frame
+        self._then = then
+        self._then_ratio = 1.0
+        if then is not None:
+            if then.timeframe_ms != self.timeframe_ms:
+                raise ValueError(f"the market after the replay must have its {self.timeframe_ms}"
+                                 f" ms timeframe, not {then.timeframe_ms}")
+            after = then.rows(self._first + n, 1)[0]
+            self._then_ratio = float(dense[-1, 3] / after[0])
 
     @staticmethod
     def _load(source: pd.DataFrame | str | Path) -> pd.DataFrame:
@@ -368,7 +379,11 @@ class ReplayMarket(Market):
         if lo < hi:
             rows[lo - first : hi - first] = self._dense[lo - self._first : hi - self._first]
         after = max(first, self._first + n)
-        if after < first + count:
+        if after < first + count and self._then is not None:
+            tail = self._then.rows(after, first + count - after)
+            tail[:, :4] = self._round(tail[:, :4] * self._then_ratio)
+            rows[after - first :] = tail
+        elif after < first + count:
             last = self._dense[-1, 3]
             rows[after - first :] = (last, last, last, last, 0.0)
         return rows

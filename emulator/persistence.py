@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -150,8 +151,9 @@ def _dec(doc: Any, key: str, where: str) -> Decimal:
 
 def _float(doc: Any, key: str, where: str) -> float:
     value = _field(doc, key, where)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        raise ValueError(f"{where}.{key} must be a number, got {value!r}")
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or not math.isfinite(value) or value < 0):
+        raise ValueError(f"{where}.{key} must be a finite number >= 0, got {value!r}")
     return float(value)
 
 

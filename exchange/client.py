@@ -65,6 +65,8 @@ def _hint(exc: BaseException) -> str:
                 " (Spot Testnet keys from https://testnet.binance.vision)")
     if isinstance(exc, ccxt.BadSymbol):
         return "check SYMBOL (a Binance spot pair such as BTC/USDT)"
+    if "-1120" in str(exc) or "interval" in str(exc).lower():
+        return "check TIMEFRAME (an interval this exchange serves, such as 1m or 1h)"
     return "retrying cannot fix this; check the settings"
 
 
@@ -149,6 +151,11 @@ class ExchangeClient:
             raise ExchangeRefused(
                 f"symbol {self.symbol} is not listed on this exchange; {_hint(exc)}"
             ) from exc
+        if market.get("spot") is False or market.get("active") is False:
+            kind = "not a spot market" if market.get("spot") is False else "not trading now"
+            raise ExchangeRefused(
+                f"symbol {self.symbol} is listed but {kind}; choose a spot symbol with status"
+                " TRADING (SYMBOL or --symbol)")
         self.rules = MarketRules.from_market(market)
         self.base_asset, self.quote_asset = self.rules.base, self.rules.quote
         return self.rules

@@ -65,3 +65,15 @@ Feature: A user's own candle files, in the layouts the tools they come from writ
     Then the command exits with status 2
     And it says "mine.csv exists; pick another --out or add --force" in one line
     And mine.csv still holds "keep"
+
+  Scenario: Part of a file, with the indicators warmed up on the candles before it
+    Given 300 five-minute candles written as the project's CSV
+    When I run "signals --data candles.csv --strategy macd --from 2024-01-01T10:00 --to 2024-01-01T20:00 --out part.csv"
+    Then the command exits with status 0
+    And part.csv holds the 120 candles from 10:00 to 19:55 with the whole file's MACD values
+
+  Scenario: A range outside the file is refused in one line
+    Given 300 five-minute candles written as the project's CSV
+    When I run "backtest --data candles.csv --from 2030-01-01 --out bt"
+    Then the command exits with status 2
+    And it says "no candle opens from 2030-01-01 00:00 UTC to the file's end" in one line

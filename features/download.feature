@@ -39,3 +39,8 @@ Feature: Downloading candle history into a file that a rerun resumes
     Then the command exits with status 2
     And it says "--since '2024-13-01' is not a date; use YYYY-MM-DD"
     And btc.csv does not exist
+
+  Scenario: Candles from an emulator are labelled before anything else
+    When I run "download --since 2024-01-01 --until 2024-01-02 --out btc.csv"
+    Then the command exits with status 0
+    And the first line it prints says "these candles come from a local emulator (generated or replayed), not from Binance"

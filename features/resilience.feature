@@ -49,3 +49,52 @@ Feature: The bot survives crashes and exchange faults without losing or doubling
     When a second bot starts on the same data folder
     Then the second bot exits 2 with one line naming the first bot's PID
     And the first bot stops cleanly with its candle file holding every candle once
+
+  Scenario: Exchange order ids that start again never hide a fill
+    Given the bot running on the emulator
+    When the bot has bought and sold, and the exchange then restarts with its order ids from 1
+    And the bot buys and sells again, on order ids it has journaled before
+    Then every fill from before and after the restart is in the trades journal once
+    And the journal refused no row
+
+  Scenario: A stall longer than the candle window leaves no gap in the candle file
+    Given the bot running on the emulator
+    When the bot is frozen for 300 candles, longer than its 200-candle window
+    Then its next cycle back-fills the 100 candles the window no longer holds and logs it
+    And the log says 300 candles closed since the last cycle
+    And the candle file holds every candle once, with no gap
+
+  Scenario: A time from the future is refused at start, with the fix
+    Given a data folder whose state says the last candle was in 2100, and one whose candle file ends in 2100
+    When the bot starts on each folder
+    Then each stops with exit 2 and one line naming the file, the year 2100 and the fix
+    And no file in those folders was changed
+
+  Scenario: Bad numbers in the state file are refused and the file kept aside
+    Given data folders whose state holds a NaN quantity, an infinite entry price and a negative entry price
+    When the bot starts on each folder
+    Then each stops with exit 2 and one line naming the bad value
+    And each state file was kept aside as state.json.corrupt-<stamp>
+
+  Scenario: A failure that cannot heal stops the bot instead of looping
+    Given the bot running on the emulator
+    When its candle file is replaced by a folder, with 50 candles still to go
+    Then the bot stops with exit 1 after 5 identical failed cycles, naming the cause in one line
+    And errors.log holds that traceback once and counts the repeats
+
+  Scenario: An interval the exchange refuses stops the bot at the first try
+    Given the bot running on the emulator
+    When the exchange refuses the bot's candle interval, with 50 candles still to go
+    Then the bot stops with exit 2 after one cycle, saying to check TIMEFRAME
+
+  Scenario: A disk that fills up during a journal write leaves whole rows only
+    Given a trades journal whose disk fills up in the middle of the next row (a file-size limit)
+    When a sell fill is journaled and the write fails, and is journaled again once there is room
+    Then the failed write left the journal byte for byte as it was
+    And after the retry the journal holds both fills as whole rows, with no merged line
+
+  Scenario: A full disk does not stop the stop-loss
+    Given a long position on a small disk of its own that holds the disk reserve
+    When the disk fills up completely and the price falls through the stop-loss
+    Then the position is sold and journaled, using the space the reserve freed
+    And no new position is opened until there is room for the reserve again

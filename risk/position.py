@@ -31,7 +31,15 @@ from risk.pnl import (
     round_down_to_step,
 )
 from risk.rules import protective_exit, stop_loss_price, take_profit_price
-from storage.state import BotState, PendingOrder, Position, StateFileError, StateStore
+from risk.stop_entries import after_fill, apply_orders, describe, reached
+from storage.state import (
+    BotState,
+    PendingOrder,
+    Position,
+    StateFileError,
+    StateStore,
+    StopEntry,
+)
 from storage.trades import TradeJournal, TradeRow, format_number, format_utc
 
 BOUGHT = "bought"
@@ -90,6 +98,7 @@ class PositionManager:
         quantity_step: float | None = None,
         balance_margin: float = 0.01,
         wipe_threshold: float = 0.5,
+        price_tick: float | None = None,
     ) -> None:
         if not trade_size > 0:
             raise ValueError(f"trade size must be > 0, got {trade_size}")
@@ -116,6 +125,8 @@ class PositionManager:
         self.log = logger if logger is not None else logging.getLogger("paperbot")
         self.errors = logging.getLogger(f"{self.log.name}.errors")
         self.quantity_step = quantity_step
+        # The market's price step: armed stop levels are rounded to it (buy up, sell down).
+        self.price_tick = price_tick
         self.balance_margin = float(balance_margin)
         self.wipe_threshold = float(wipe_threshold)
         self._state = state_store.load()
@@ -183,6 +194,8 @@ class PositionManager:
         pending = self._state.pending
         waiting = "" if pending is None else (
             f", pending {pending.side.upper()} {pending.client_order_id}")
+        if self._state.stop_entries:
+            waiting += ", armed " + ", ".join(describe(e) for e in self._state.stop_entries)
         return (f"position: {held}{waiting}; fills: {self._fills}; closed trades: "
                 f"{self._closed}; realised PnL: {_signed(self._realized)} {self.quote_asset}")
 
@@ -204,6 +217,36 @@ class PositionManager:
             return f"{SKIPPED}: candle {format_utc(candle_open_ms)} already handled"
         self._state.last_candle_ms = int(candle_open_ms)
         self._blocked = False
+        result = self._decide(signal, candle_open_ms, reference_price)
+        self._save()
+        return result
+
+    def on_orders(self, orders: dict, candle_open_ms: int, reference_price: float, *,
+                  long_id: str, short_id: str, oca: str = "") -> str:
+        """Act on a stop-entry strategy's orders of the candle that opened at ``candle_open_ms``.
+
+        ``orders`` holds that candle's six order columns (``strategies.orders``): the armed
+        stops are replaced, cancelled or armed (saved with the state), and a market entry
+        among them acts like a BUY / SELL signal. A candle already handled is skipped.
+        Returns what happened, as ``on_signal`` does.
+        """
+        last = self._state.last_candle_ms
+        if last is not None and candle_open_ms <= last:
+            return f"{SKIPPED}: candle {format_utc(candle_open_ms)} already handled"
+        self._state.last_candle_ms = int(candle_open_ms)
+        self._blocked = False
+        before = list(self._state.stop_entries)
+        stops, signal = apply_orders(
+            before, orders, long_id=long_id, short_id=short_id, oca=oca,
+            tick=self.price_tick, held=self._state.position is not None,
+            candle_ms=candle_open_ms)
+        self._state.stop_entries = stops
+        for entry in stops:
+            if entry not in before:
+                self.log.info("Stop entry armed: %s", describe(entry))
+        for entry in before:
+            if not any(e.side == entry.side for e in stops):
+                self.log.info("Stop entry cancelled: %s", describe(entry))
         result = self._decide(signal, candle_open_ms, reference_price)
         self._save()
         return result
@@ -242,13 +285,15 @@ class PositionManager:
         if not self._pending_resolved():
             return None
         pos = self._state.position
-        if pos is None or self._blocked:
+        if self._blocked:
             return None
+        if pos is None:
+            return self._stop_entry(last_price)
         reason = protective_exit(
             last_price, pos.entry_price, self.stop_loss_percent, self.take_profit_percent
         )
         if reason is None:
-            return None
+            return self._stop_entry(last_price)
         if reason == "stop_loss":
             self.log.info(
                 "Stop-loss triggered at %s %s (entry %s, stop %s)", _price(last_price),
@@ -263,6 +308,30 @@ class PositionManager:
             )
         result = self._sell(reason, last_price, None)
         return f"{SOLD}: {reason}" if result == SOLD else result
+
+    def _stop_entry(self, price: float) -> str | None:
+        """Send the market order of an armed stop entry the last price has reached.
+
+        A buy stop opens a long when flat; a sell stop closes the long. Reached while it has
+        nothing to do (a sell stop while flat) it is spent, as in the backtester. The stop
+        leaves the state in the same save as the order intent, so a crash neither loses nor
+        repeats it. Returns "bought: stop_entry", "sold: stop_entry", "skipped: ..." or None.
+        """
+        entry = reached(self._state.stop_entries, price)
+        if entry is None:
+            return None
+        held = self._state.position is not None
+        self.log.info("Stop entry reached at %s %s: %s", _price(price), self.quote_asset,
+                      describe(entry))
+        if (entry.side == "buy") == held:
+            self._state.stop_entries = after_fill(self._state.stop_entries, entry)
+            self._save()
+            return None
+        if entry.side == "buy":
+            result = self._buy(None, price, reason="stop_entry", armed=entry)
+        else:
+            result = self._sell("stop_entry", price, None, armed=entry)
+        return f"{result}: stop_entry" if result in (BOUGHT, SOLD) else result
 
     def reconcile(self) -> list[str]:
         """Bring the saved state in line with the exchange before trading; notes of what it did.
@@ -283,6 +352,8 @@ class PositionManager:
         pos = self._state.position
         if pos is not None and self._state.pending is None:
             notes.append(self._check_position(pos))
+        for entry in self._state.stop_entries:
+            notes.append(f"resuming armed stop entry: {describe(entry)}")
         if self._state.position is None and self._state.pending is None and not notes:
             notes.append("flat, nothing pending")
         return notes
@@ -323,7 +394,12 @@ class PositionManager:
 
     # -- orders -----------------------------------------------------------------------------
 
-    def _buy(self, candle_ms: int, price: float) -> str:
+    def _buy(self, candle_ms: int | None, price: float, reason: str = "signal",
+             armed: StopEntry | None = None) -> str:
+        if not self.store.ready_to_open():
+            # Its exit must be savable on a full disk (storage.reserve, decision 0093).
+            return self._refuse("BUY skipped: no room on the disk for the reserve that keeps"
+                                " a position's exit savable; free disk space in DATA_DIR")
         quantity = round_down_to_step(self.trade_size, self.quantity_step)
         if quantity <= 0:
             return self._refuse(f"trade size {format_number(self.trade_size)} is below the lot"
@@ -340,9 +416,10 @@ class PositionManager:
                 f"{_price(needed)} needed for {format_number(quantity)} {self.base_asset} at "
                 f"{_price(price)}; top up the account or lower TRADE_SIZE"
             )
-        return self._place("buy", quantity, "signal", price, candle_ms)
+        return self._place("buy", quantity, reason, price, candle_ms, armed)
 
-    def _sell(self, reason: str, price: float, candle_ms: int | None) -> str:
+    def _sell(self, reason: str, price: float, candle_ms: int | None,
+              armed: StopEntry | None = None) -> str:
         pos = self._state.position
         assert pos is not None
         quantity = round_down_to_step(pos.quantity, self.quantity_step)
@@ -374,7 +451,7 @@ class PositionManager:
                 f"SELL skipped: free {self.base_asset} {format_number(free)} is below the "
                 f"{format_number(quantity)} to sell; check the account"
             )
-        return self._place("sell", quantity, reason, price, candle_ms)
+        return self._place("sell", quantity, reason, price, candle_ms, armed)
 
     def _refuse(self, message: str) -> str:
         """Log a reason not to trade and pause orders until the next candle."""
@@ -389,7 +466,8 @@ class PositionManager:
         return f"pb-{self._state.order_seq}{side[0]}-{stamp}-{secrets.token_hex(3)}"
 
     def _place(
-        self, side: str, quantity: float, reason: str, price: float, candle_ms: int | None
+        self, side: str, quantity: float, reason: str, price: float, candle_ms: int | None,
+        armed: StopEntry | None = None,
     ) -> str:
         cid = self._next_client_id(side)
         pending = PendingOrder(
@@ -397,6 +475,9 @@ class PositionManager:
             requested_price=price, signal_candle_ms=candle_ms, created_ms=self.clock.now_ms(),
         )
         self._state.pending = pending
+        if armed is not None:
+            # The stop is spent in the same atomic save that records the order intent.
+            self._state.stop_entries = after_fill(self._state.stop_entries, armed)
         self._save()
         self.log.info("Sending %s market order for %s %s (client id %s)", side.upper(),
                       format_number(quantity), self.base_asset, cid)
@@ -464,7 +545,8 @@ class PositionManager:
         )
 
     def _open(self, pending: PendingOrder, fill: Fill) -> str:
-        self._journal(self._row(pending, fill, entry_price=fill.price))
+        reason = "" if pending.reason == "signal" else pending.reason
+        self._journal(self._row(pending, fill, entry_price=fill.price, exit_reason=reason))
         held = held_quantity(fill.quantity, fill.fee, fill.fee_currency, self.base_asset)
         self._state.position = Position(
             quantity=held, entry_price=fill.price, entry_time_ms=fill.timestamp_ms,

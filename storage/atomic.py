@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 TEMP_PREFIX = "."
@@ -71,14 +73,29 @@ def cut_partial_tail(path: str | Path) -> bytes:
     Returns ``b""`` when the file is absent, empty or ends with a newline. Only the tail is
     read, so the cost does not grow with the file.
     """
+    return repair_tail(path, lambda _line: False)[1]
+
+
+CUT = "cut"
+COMPLETED = "completed"
+
+
+def repair_tail(path: str | Path, is_complete: Callable[[bytes], bool]) -> tuple[str, bytes]:
+    """Make ``path`` end on a whole line before anything is appended to it.
+
+    A last line without its newline is either a complete row that only lacks the newline
+    (``is_complete(line)`` says so): the newline is added, ``("completed", line)``; or what a
+    write cut short left: it is cut, ``("cut", line)``. ``("", b"")`` when nothing was wrong.
+    Only the tail is read, so the cost does not grow with the file.
+    """
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:
-        return b""
+        return "", b""
     with path.open("rb+") as handle:
         size = handle.seek(0, os.SEEK_END)
         handle.seek(size - 1)
         if handle.read(1) == b"\n":
-            return b""
+            return "", b""
         block = min(size, 4096)
         while True:
             handle.seek(size - block)
@@ -90,7 +107,53 @@ def cut_partial_tail(path: str | Path) -> bytes:
         keep = size - block + cut + 1 if cut >= 0 else 0
         handle.seek(keep)
         removed = handle.read()
-        handle.truncate(keep)
+        if is_complete(removed):
+            handle.seek(size)
+            handle.write(b"\n")
+            outcome = COMPLETED
+        else:
+            handle.truncate(keep)
+            outcome = CUT
         handle.flush()
         os.fsync(handle.fileno())
-    return removed
+    return outcome, removed
+
+
+def append_whole(path: str | Path, data: bytes) -> None:
+    """Append ``data`` (whole lines) and fsync; on any failure the file is cut back to its old
+    size, so an append is all of ``data`` or nothing (a full disk cannot leave half a row).
+
+    A process killed mid-write can still leave a partial line; ``repair_tail`` handles that.
+    """
+    path = Path(path)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        before = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, before)
+            raise
+    finally:
+        os.close(fd)
+
+
+def move_aside(path: str | Path) -> Path:
+    """Rename a damaged ``path`` to a free ``<name>.corrupt-<UTC stamp>[-n]``; the new path.
+
+    The bytes are kept (never overwritten or deleted) for the user to inspect or repair.
+    """
+    path = Path(path)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    base = path.with_name(f"{path.name}.corrupt-{stamp}")
+    aside, counter = base, 1
+    while aside.exists():
+        aside = base.with_name(f"{base.name}-{counter}")
+        counter += 1
+    os.replace(path, aside)
+    return aside

@@ -9,6 +9,7 @@ command passes candles around in this one shape.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from core.candles import (
     CandleFileError,
     candle_problem,
 )
-from storage.atomic import cut_partial_tail
+from storage.atomic import COMPLETED, CUT, append_whole, repair_tail
 
 log = logging.getLogger("paperbot")
 
@@ -129,9 +130,10 @@ def last_stored_timestamp(path: str | Path) -> int | None:
 def append_candles(path: str | Path, frame: pd.DataFrame) -> int:
     """Append the candles newer than the file's last row; return how many were written.
 
-    Creates the file with its header when absent. Rows are written as whole lines in one write
-    followed by fsync, so a process killed mid-append leaves at most a partial last line,
-    which ``last_stored_timestamp`` ignores and ``repair_partial_tail`` removes.
+    Creates the file with its header when absent. The tail is repaired first
+    (``repair_partial_tail``), then the rows are written as whole lines in one append
+    (``append_whole``: all or nothing, fsynced), so a full disk leaves the file as it was and
+    a killed process at most a partial last line.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -142,16 +144,42 @@ def append_candles(path: str | Path, frame: pd.DataFrame) -> int:
         return 0
     body = new[CANDLE_COLUMNS].to_csv(header=False, index=False, lineterminator="\n")
     header = "" if path.is_file() and path.stat().st_size > 0 else ",".join(CANDLE_COLUMNS) + "\n"
-    with path.open("a", encoding="utf-8", newline="") as handle:
-        handle.write(header + body)
-        handle.flush()
-        os.fsync(handle.fileno())
+    append_whole(path, (header + body).encode("utf-8"))
     return len(new)
 
 
+def candle_line_is_whole(line: bytes) -> bool:
+    """True when an unterminated last line is the header or a complete, sound candle row.
+
+    A row is whole when it has the six fields, an epoch-ms timestamp, finite positive prices
+    with open and close inside [low, high], and a volume >= 0. (A row cut inside its volume's
+    digits cannot be told from a whole one; the bot's next cycle re-reads that candle from
+    the exchange's window anyway.)
+    """
+    if line == ",".join(CANDLE_COLUMNS).encode("ascii"):
+        return True
+    fields = line.split(b",")
+    if len(fields) != len(CANDLE_COLUMNS) or not fields[0].strip().isdigit():
+        return False
+    try:
+        op, hi, lo, cl, vol = (float(f) for f in fields[1:])
+    except ValueError:
+        return False
+    if not all(math.isfinite(v) for v in (op, hi, lo, cl, vol)):
+        return False
+    return 0 < lo <= min(op, cl) and max(op, cl) <= hi and vol >= 0
+
+
 def repair_partial_tail(path: str | Path) -> bool:
-    """Cut a partial last line (no trailing newline) left by a killed writer; True if cut."""
-    return bool(cut_partial_tail(path))
+    """Cut a partial last line (no trailing newline) left by a killed writer; True if cut.
+
+    A complete row that only lacks its newline is kept (the newline is added), with a warning.
+    """
+    outcome, line = repair_tail(path, candle_line_is_whole)
+    if outcome == COMPLETED:
+        log.warning("%s: the last candle row lacked its line end; kept it and added one: %r",
+                    path, line.decode("utf-8", "replace"))
+    return outcome == CUT
 
 
 def _aside_path(path: Path) -> Path:

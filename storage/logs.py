@@ -1,7 +1,8 @@
 """Log set-up: a human trading log, an errors log with tracebacks, both rotating.
 
 ``logs/trading.log`` reads like a diary (``2025-02-28 12:00:00 - BUY order placed at 23000.00
-USDT``); ``logs/errors.log`` holds every ERROR with its stack trace. Both files rotate by size
+USDT``); ``logs/errors.log`` holds every ERROR with its stack trace, a repeated one once and
+then as a count (``RepeatCountingHandler``). Both files rotate by size
 so a 72-hour run stays bounded. Times are UTC and come from the bot's clock when one is given,
 so a run on an accelerated clock reads like the hours it simulates. API secrets are masked in
 every line and traceback before any handler writes it.
@@ -11,9 +12,12 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import re
 import sys
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -27,6 +31,11 @@ DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 DEFAULT_MAX_BYTES = 5_000_000
 DEFAULT_BACKUPS = 5
 MASK = "***"
+# While an error repeats, errors.log gets its traceback once, then a count line at least this
+# often, and the whole traceback again once a day (so rotation never drops the diagnosis).
+REPEAT_SUMMARY_S = 3600.0
+REPEAT_RESHOW_S = 86_400.0
+REPEAT_MEMORY = 32  # distinct errors remembered at once
 MIN_SECRET_LENGTH = 4
 _MARK = "_paperbot_handler"
 
@@ -121,6 +130,104 @@ class UtcFormatter(logging.Formatter):
     converter = time.gmtime
 
 
+def _duration(seconds: float) -> str:
+    """A span for a count line: ``40 s``, ``25 min``, ``2 h``, ``3 days``."""
+    if seconds < 90:
+        return f"{max(0, round(seconds))} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    if seconds < 48 * 3600:
+        return f"{round(seconds / 3600)} h"
+    return f"{round(seconds / 86400)} days"
+
+
+@dataclass
+class _Seen:
+    """One error's record in errors.log: when written in full, repeats not yet counted."""
+
+    written: float
+    summarized: float
+    first_line: str
+    level: int
+    name: str
+    count: int = 0
+    last: float = 0.0
+
+
+class RepeatCountingHandler(logging.handlers.RotatingFileHandler):
+    """A rotating file handler that writes a repeated error once and then counts it.
+
+    Two records are the same error when their message and traceback match with every number
+    (and hex address) taken out: a 200-minute outage is one traceback and
+    ``... repeated 120 times in 2 h (until <time>): <message>``, not megabytes. The count line is
+    written when another error is written, at least every ``REPEAT_SUMMARY_S`` of log time,
+    before the traceback is shown again (once a day) and when the handler closes.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._seen: OrderedDict[str, _Seen] = OrderedDict()
+
+    def _key(self, record: logging.LogRecord) -> str:
+        if record.exc_info and not record.exc_text:
+            record.exc_text = (self.formatter or logging.Formatter()).formatException(
+                record.exc_info)
+        text = f"{record.name}|{record.getMessage()}|{record.exc_text or ''}"
+        return re.sub(r"[0-9]+", "#", re.sub(r"0x[0-9a-fA-F]+", "0x", text))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write ``record``, or count it when the same error was written recently."""
+        try:
+            key = self._key(record)
+        except Exception:  # noqa: BLE001 - never lose a record to the de-duplication
+            super().emit(record)
+            return
+        now = record.created
+        seen = self._seen.get(key)
+        if seen is not None and now - seen.written < REPEAT_RESHOW_S:
+            seen.count += 1
+            seen.last = now
+            if now - seen.summarized >= REPEAT_SUMMARY_S:
+                self._write_count(seen)
+            return
+        self._flush_counts()
+        super().emit(record)
+        self._seen[key] = _Seen(written=now, summarized=now, level=record.levelno,
+                                name=record.name,
+                                first_line=record.getMessage().splitlines()[0][:300]
+                                if record.getMessage() else "")
+        self._seen.move_to_end(key)
+        while len(self._seen) > REPEAT_MEMORY:
+            self._seen.popitem(last=False)
+
+    def _write_count(self, seen: _Seen) -> None:
+        """One line: how often an error repeated since it was last written or counted."""
+        if not seen.count:
+            return
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seen.last))
+        line = logging.LogRecord(
+            seen.name, seen.level, __file__, 0,
+            "... repeated %d times in %s (until %s): %s",
+            (seen.count, _duration(seen.last - seen.summarized), stamp, seen.first_line), None)
+        line.created, line.msecs = seen.last, (seen.last * 1000) % 1000
+        super().emit(line)
+        seen.count, seen.summarized = 0, seen.last
+
+    def _flush_counts(self) -> None:
+        for seen in self._seen.values():
+            self._write_count(seen)
+
+    def close(self) -> None:
+        """Write the pending count lines, then close the file."""
+        self.acquire()
+        try:
+            if self.stream is not None or not self.delay:
+                self._flush_counts()
+        finally:
+            self.release()
+        super().close()
+
+
 def _install(
     logger: logging.Logger,
     handler: logging.Handler,
@@ -183,7 +290,7 @@ def setup_logging(
     trading.setLevel(level)
     _install(logger, trading, human, filters)
 
-    errors = logging.handlers.RotatingFileHandler(
+    errors = RepeatCountingHandler(
         directory / ERRORS_LOG, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
     )
     errors.setLevel(logging.DEBUG)

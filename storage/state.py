@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import stat
 from dataclasses import MISSING, asdict, dataclass, field, fields
@@ -20,7 +21,7 @@ from typing import Any
 from storage.atomic import temp_files_for, write_atomic
 
 STATE_VERSION = 1
-PENDING_REASONS = ("signal", "stop_loss", "take_profit")
+PENDING_REASONS = ("signal", "stop_loss", "take_profit", "stop_entry")
 PENDING_SIDES = ("buy", "sell")
 
 log = logging.getLogger("paperbot")
@@ -66,6 +67,22 @@ class PendingOrder:
 
 
 @dataclass
+class StopEntry:
+    """A stop entry armed client-side, watched by the price poll like the stop-loss.
+
+    ``side`` buy opens a long when the last price reaches ``level`` from below; sell closes
+    the long when it falls to ``level`` (the spot bot never shorts). ``entry_id`` is the
+    strategy's order id (one order per id), ``oca`` its OCA cancel group ("" for none).
+    """
+
+    side: str
+    level: float
+    entry_id: str
+    oca: str = ""
+    placed_candle_ms: int | None = None
+
+
+@dataclass
 class BotState:
     """Everything the bot must remember across restarts.
 
@@ -80,6 +97,7 @@ class BotState:
     version: int = STATE_VERSION
     symbol: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    stop_entries: list[StopEntry] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of this state."""
@@ -98,7 +116,7 @@ class BotState:
         unknown = set(data) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown key(s) {', '.join(sorted(unknown))}")
-        return cls(
+        state = cls(
             position=_record(Position, data.get("position"), "position"),
             pending=_pending(data.get("pending")),
             last_candle_ms=_optional_int(data.get("last_candle_ms"), "last_candle_ms"),
@@ -106,11 +124,49 @@ class BotState:
             version=STATE_VERSION,
             symbol=_str(data.get("symbol", ""), "symbol"),
             extra=_dict(data.get("extra", {}), "extra"),
+            stop_entries=_stop_entries(data.get("stop_entries", [])),
         )
+        problem = state_value_problem(state)
+        if problem is not None:
+            raise ValueError(problem)
+        return state
 
 
-_NUMBER_FIELDS = {"quantity", "entry_price", "entry_fee", "requested_price"}
-_INT_FIELDS = {"entry_time_ms", "signal_candle_ms", "created_ms"}
+_NUMBER_FIELDS = {"quantity", "entry_price", "entry_fee", "requested_price", "level"}
+_INT_FIELDS = {"entry_time_ms", "signal_candle_ms", "created_ms", "placed_candle_ms"}
+# Numbers that must be above 0 when present; the others (a fee) must be at least 0.
+_POSITIVE_FIELDS = {"quantity", "entry_price", "requested_price", "level"}
+
+
+def state_value_problem(state: BotState) -> str | None:
+    """The first out-of-range number of a state (one phrase naming it), or None.
+
+    Every number must be finite; quantities and prices above 0, fees, times and the order
+    sequence at least 0. A NaN quantity could never be sold, an infinite entry price fires an
+    instant stop-loss, a negative one makes up a profit: none may reach the position manager.
+    """
+    records = [("position", state.position), ("pending", state.pending)]
+    records += [(f"stop_entries[{k}]", e) for k, e in enumerate(state.stop_entries)]
+    for name, record in records:
+        if record is None:
+            continue
+        for spec in fields(record):
+            value = getattr(record, spec.name)
+            label = f"{name}.{spec.name}"
+            if spec.name in _NUMBER_FIELDS and value is not None:
+                if not math.isfinite(value):
+                    return f"'{label}' is {value!r}, not a finite number"
+                if spec.name in _POSITIVE_FIELDS and value <= 0:
+                    return f"'{label}' is {value!r}; it must be above 0"
+                if value < 0:
+                    return f"'{label}' is {value!r}; it must not be negative"
+            if spec.name in _INT_FIELDS and value is not None and value < 0:
+                return f"'{label}' is {value!r}; a time cannot be negative"
+    if state.last_candle_ms is not None and state.last_candle_ms < 0:
+        return f"'last_candle_ms' is {state.last_candle_ms!r}; a time cannot be negative"
+    if state.order_seq < 0:
+        return f"'order_seq' is {state.order_seq!r}; it must not be negative"
+    return None
 
 
 def _record(kind: type, raw: Any, name: str) -> Any:
@@ -157,6 +213,21 @@ def _pending(raw: Any) -> PendingOrder | None:
     return pending
 
 
+def _stop_entries(raw: Any) -> list[StopEntry]:
+    """The armed stop entries, each with its side checked."""
+    if not isinstance(raw, list):
+        raise ValueError("'stop_entries' is not a list")
+    entries = []
+    for k, item in enumerate(raw):
+        entry = _record(StopEntry, item, f"stop_entries[{k}]")
+        if entry.side not in PENDING_SIDES:
+            raise ValueError(f"'stop_entries[{k}].side' {entry.side!r} is not buy or sell")
+        if entry.level is None:
+            raise ValueError(f"'stop_entries[{k}].level' is not a number")
+        entries.append(entry)
+    return entries
+
+
 def _optional_number(value: Any, label: str) -> float | None:
     if value is None:
         return None
@@ -194,10 +265,19 @@ def _utc_stamp() -> str:
 
 
 class StateStore:
-    """Loads and atomically saves a ``BotState`` as JSON at ``path`` (permission 0o600)."""
+    """Loads and atomically saves a ``BotState`` as JSON at ``path`` (permission 0o600).
 
-    def __init__(self, path: str | Path) -> None:
+    With a ``reserve`` (storage.reserve.DiskReserve) a save that fails on a full disk frees
+    the reserve and tries again, so a stop-loss can still save its intent and sell.
+    """
+
+    def __init__(self, path: str | Path, reserve: Any = None) -> None:
         self.path = Path(path)
+        self.reserve = reserve
+
+    def ready_to_open(self) -> bool:
+        """False while the disk reserve a new position needs cannot be made (disk full)."""
+        return self.reserve is None or self.reserve.ready()
 
     def load(self) -> BotState:
         """The saved state, or a fresh flat state when no file exists yet.
@@ -233,8 +313,12 @@ class StateStore:
 
     def save(self, state: BotState) -> None:
         """Write ``state`` atomically (temp file + fsync + rename + directory fsync)."""
-        text = json.dumps(state.to_dict(), indent=2, sort_keys=True) + "\n"
-        write_atomic(self.path, text.encode("utf-8"), mode=0o600)
+        data = (json.dumps(state.to_dict(), indent=2, sort_keys=True) + "\n").encode("utf-8")
+        if self.reserve is None:
+            write_atomic(self.path, data, mode=0o600)
+            return
+        self.reserve.write_or_release(lambda: write_atomic(self.path, data, mode=0o600),
+                                      "saving the state")
 
     def _move_aside(self) -> Path:
         """Rename the damaged file to a unique ``.corrupt-<stamp>`` name and return it."""

@@ -20,6 +20,7 @@ import pandas as pd
 
 from strategies.exact_sum import window_sums_many
 from strategies.recurrence import seeded_recursion
+from strategies.shared import reusable, reusable_each
 
 # Pine's absolute tolerance for comparisons written in a script (``rsi < 70``); the ta.*
 # built-ins above compare exactly. See docs/decisions/0013-comparison-tolerance.md.
@@ -65,6 +66,7 @@ def sma(x: ArrayLike, n: int) -> np.ndarray:
     return smas(x, n)[0]
 
 
+@reusable_each
 def smas(x: ArrayLike, *lengths: int) -> list[np.ndarray]:
     """``[sma(x, n) for n in lengths]``, sharing the work of splitting the values."""
     x = as_series_array(x, "sma source")
@@ -87,6 +89,7 @@ def smas(x: ArrayLike, *lengths: int) -> list[np.ndarray]:
     return results
 
 
+@reusable
 def ema(x: ArrayLike, n: int) -> np.ndarray:
     """``ta.ema(x, n)``: seeded with the SMA of the first ``n`` non-na values, then
     ``prev + alpha * (x - prev)`` with ``alpha = 2 / (n + 1)``; na bars are skipped (na out).
@@ -96,6 +99,7 @@ def ema(x: ArrayLike, n: int) -> np.ndarray:
     return _on_defined(x, lambda values: seeded_recursion(values, n, "ema"))[0]
 
 
+@reusable
 def rma(x: ArrayLike, n: int) -> np.ndarray:
     """``ta.rma(x, n)`` (Wilder): seeded with the SMA of the first ``n`` non-na values, then
     ``(prev * (n - 1) + x) / n``; na bars are skipped (na out).
@@ -105,6 +109,7 @@ def rma(x: ArrayLike, n: int) -> np.ndarray:
     return _on_defined(x, lambda values: seeded_recursion(values, n, "rma"))[0]
 
 
+@reusable
 def rsi(x: ArrayLike, n: int) -> np.ndarray:
     """``ta.rsi(x, n)``: ``100 - 100 / (1 + rma(up, n) / rma(down, n))``, first value at bar n.
 
@@ -129,6 +134,7 @@ def rsi(x: ArrayLike, n: int) -> np.ndarray:
     return _on_defined(x, relative_strength)[0]
 
 
+@reusable
 def macd(
     x: ArrayLike, fast: int, slow: int, signal: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

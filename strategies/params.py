@@ -14,10 +14,16 @@ from collections.abc import Mapping
 PERIOD_KEYS = (
     "SMA_SHORT", "SMA_LONG", "RSI_PERIOD", "MA_FAST", "MA_SLOW",
     "MACD_FAST", "MACD_SLOW", "MACD_SIGNAL",
+    "SUPERTREND_ATR", "BB_LENGTH", "KC_LENGTH", "KC_ATR", "CHANNEL_LENGTH",
 )
 LEVEL_KEYS = ("RSI_OVERBOUGHT", "RSI_OVERSOLD")
-KNOWN_KEYS = PERIOD_KEYS + LEVEL_KEYS
+# Multipliers of a band width or of the ATR: positive, at most MAX_FACTOR.
+FACTOR_KEYS = ("SUPERTREND_FACTOR", "BB_MULT", "KC_MULT")
+# A percent of equity: 0 < value <= 100.
+PERCENT_KEYS = ("MAX_INTRADAY_LOSS",)
+KNOWN_KEYS = PERIOD_KEYS + LEVEL_KEYS + FACTOR_KEYS + PERCENT_KEYS
 MAX_PERIOD = 5000
+MAX_FACTOR = 50
 # (smaller, larger): the first must stay strictly below the second.
 ORDERED_PAIRS = (
     ("SMA_SHORT", "SMA_LONG"),
@@ -48,6 +54,33 @@ def _level(key: str, value: object) -> float | int:
     return value.item() if hasattr(value, "item") else value
 
 
+def _factor(key: str, value: object) -> float | int:
+    ok_type = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not ok_type or not math.isfinite(value) or not 0 < value <= MAX_FACTOR:
+        raise ValueError(f"{key}={value!r} is out of range; use a number above 0 and at most"
+                         f" {MAX_FACTOR} (e.g. {key}=2.5)")
+    return value.item() if hasattr(value, "item") else value
+
+
+def _percent(key: str, value: object) -> float | int:
+    ok_type = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not ok_type or not math.isfinite(value) or not 0 < value <= 100:
+        raise ValueError(f"{key}={value!r} is out of range; use a percent above 0 and at most"
+                         " 100 (e.g. 1 for 1 % of equity)")
+    return value.item() if hasattr(value, "item") else value
+
+
+def check_value(key: str, value: object) -> int | float:
+    """``value`` checked for ``key``'s range (ValueError with one line); periods made int."""
+    if key in PERIOD_KEYS:
+        return _period(key, value)
+    if key in FACTOR_KEYS:
+        return _factor(key, value)
+    if key in PERCENT_KEYS:
+        return _percent(key, value)
+    return _level(key, value)
+
+
 def merge_params(
     defaults: Mapping[str, int | float], params: Mapping[str, object] | None
 ) -> Params:
@@ -64,7 +97,7 @@ def merge_params(
     merged: Params = {}
     for key, default in defaults.items():
         value = given.get(key, default)
-        merged[key] = _period(key, value) if key in PERIOD_KEYS else _level(key, value)
+        merged[key] = check_value(key, value)
     for low, high in ORDERED_PAIRS:
         if low in merged and high in merged and merged[low] >= merged[high]:
             raise ValueError(

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tests.conftest import PROJECT_DIR
 
-LINKED = ("backtest", "bot", "commands", "core", "emulator", "exchange", "risk", "storage",
+LINKED = ("backtest", "bot", "commands", "core", "emulator", "exchange", "ops", "risk", "storage",
           "strategies")
 
 JAIL = '''"""Test network jail: only loopback names and addresses may be used."""

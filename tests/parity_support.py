@@ -49,6 +49,7 @@ class Trade:
     reason: str
     entry_price: float
     exit_ms: int | None = None  # the bot's exit fill time (None for the backtester)
+    entry_ms: int | None = None  # the bot's entry fill time (None for the backtester)
 
     @property
     def key(self) -> tuple[int, int, str]:
@@ -73,6 +74,8 @@ class ParityRun:
     stop_loss: float = STOP_LOSS
     take_profit: float = TAKE_PROFIT
     offset_ms: int = OFFSET_SECONDS * 1000
+    orders: Any = None  # a stop-entry strategy's per-candle intents (strategies.orders)
+    tick: float = 0.01
     strategy: str = STRATEGY
     # (candle open ms, signal) of every cycle that acted on a candle, in order
     cycles: list[tuple[int, int]] = field(default_factory=list)
@@ -103,16 +106,18 @@ def bot_trades(journal: pd.DataFrame, fills: list[Any], first_ms: int, last_bar:
     for _, row in journal.iterrows():
         ms = when[row["client_order_id"]]
         if row["side"] == "buy":
-            entry = (bar_of(ms, first_ms), float(row["filled_price"]))
+            entry = (bar_of(ms, first_ms), float(row["filled_price"]), ms)
             continue
         assert entry is not None, "a sell without a buy in the journal"
         exit_bar, reason = bar_of(ms, first_ms), str(row["exit_reason"])
+        # A sell stop entry closes the long: the backtester's exit by the strategy's order.
+        reason = "signal" if reason == "stop_entry" else reason
         if exit_bar > last_bar:
             exit_bar, reason = last_bar, "end"
-        trades.append(Trade(entry[0], exit_bar, reason, entry[1], ms))
+        trades.append(Trade(entry[0], exit_bar, reason, entry[1], ms, entry[2]))
         entry = None
     if entry is not None:
-        trades.append(Trade(entry[0], last_bar, "end", entry[1]))
+        trades.append(Trade(entry[0], last_bar, "end", entry[1], None, entry[2]))
     return trades
 
 
@@ -191,6 +196,69 @@ def explain(bt: Trade, bot: Trade, run: ParityRun) -> str | None:
     return None
 
 
+def _stop_level(run: ParityRun, side: str, k: int) -> float | None:
+    """The stop armed for candle ``k`` (placed on candle k-1's close), on the tick grid."""
+    from risk.stop_entries import round_level
+
+    entry, stop = ((run.orders.long_entry, run.orders.long_stop) if side == "buy"
+                   else (run.orders.short_entry, run.orders.short_stop))
+    if k < 1 or not entry[k - 1] or np.isnan(stop[k - 1]):
+        return None
+    return round_level(float(stop[k - 1]), side, run.tick)
+
+
+def explain_stop_entry(bt: Trade, bot: Trade, run: ParityRun) -> str | None:
+    """Why a stop-entry strategy's trades may differ, or None (decision 0072 for stops).
+
+    The bot arms each candle's stops when its cycle runs, ``offset`` after the close, and fills
+    a stop at the first polled price beyond it; the backtester fills at the level wherever the
+    candle's range reached it. Allowed, with k the earlier candle where the two differ:
+
+    * the backtester's stop (entry, or the sell stop closing the long) filled in k and none of
+      the bot's polls in k while that stop was armed reached its level (the poll missed the
+      extreme);
+    * the bot's entry filled in the first ``offset`` of k, against the previous candle's level;
+    * both exit in k, the backtester by its take-profit / stop-loss along the path, the bot by
+      the sell stop its polls reached first, and none of those polls reached the bot's own
+      protective level (which differs, from its own fill).
+    """
+    if run.orders is None:
+        return None
+    first_ms = int(run.candles["timestamp"].iat[0])
+
+    def polls(k: int, until: int | None = None) -> list[float]:
+        start = first_ms + k * TIMEFRAME_MS + run.offset_ms
+        end = first_ms + (k + 1) * TIMEFRAME_MS if until is None else until
+        return [p for t, p in run.polls if start <= t < end]
+
+    if bt.entry_bar != bot.entry_bar:
+        k = min(bt.entry_bar, bot.entry_bar)
+        if bt.entry_bar == k:
+            stop = _stop_level(run, "buy", k)
+            seen = polls(k)
+            if stop is not None and not any(p >= stop for p in seen):
+                return (f"candle {k}: the backtester's buy stop {stop:.2f} was reached; the"
+                        f" bot's {len(seen)} poll(s) peaked at {max(seen, default=0):.2f}")
+        elif bot.entry_ms is not None and bot.entry_ms < first_ms + k * TIMEFRAME_MS + (
+                run.offset_ms):
+            return f"candle {k}: the bot bought in its first {run.offset_ms} ms, before re-arming"
+        return None
+    k = min(bt.exit_bar, bot.exit_bar)
+    if bt.exit_bar == k and bt.reason == "signal" and bot.exit_bar != k:
+        stop = _stop_level(run, "sell", k)
+        seen = polls(k)
+        if stop is not None and not any(p <= stop for p in seen):
+            return (f"candle {k}: the backtester's sell stop {stop:.2f} was reached; the"
+                    f" bot's {len(seen)} poll(s) bottomed at {min(seen, default=0):.2f}")
+    if (bt.exit_bar == bot.exit_bar == k and bt.reason in PROTECTIVE
+            and bot.reason == "signal"):
+        mine = level(bot, bt.reason, run)
+        if not any(crossed(p, bt.reason, mine) for p in polls(k, bot.exit_ms)):
+            return (f"candle {k}: the backtester met its {bt.reason} first on its path, the"
+                    f" bot's polls the sell stop before its own {bt.reason} {mine:.2f}")
+    return None
+
+
 def _resync(bt: list[Trade], bot: list[Trade], flat_after: int, skipped: list[Trade]
             ) -> tuple[list[Trade], list[Trade]]:
     """Drop trades until both sides are flat after the same candle (the next common flat point)."""
@@ -220,7 +288,7 @@ def compare(run: ParityRun) -> Comparison:
             out.matched.append((a, b))
             bt, bot = bt[1:], bot[1:]
             continue
-        why = explain(a, b, run)
+        why = explain(a, b, run) or explain_stop_entry(a, b, run)
         (out.explained if why else out.unexplained).append((a, b, why or "no allowed reason"))
         bt, bot = _resync(bt[1:], bot[1:], max(a.exit_bar, b.exit_bar), out.skipped)
     return out
@@ -274,6 +342,7 @@ def parity_run(n: int = CANDLES, seed: int = SEED, strategy: str = STRATEGY,
                poll_seconds: int = POLL_SECONDS) -> ParityRun:
     """Run the bot on the replayed file and the backtester on the same file (once per process).
 
+    ``strategy`` may place stop entries (the backtester's order broker then runs, long-only).
     Every cycle's signal is recorded (``ParityRun.cycles``) for the live = stored history
     check, and the bot's data folder is kept for ``audit``.
     """
@@ -325,12 +394,17 @@ def parity_run(n: int = CANDLES, seed: int = SEED, strategy: str = STRATEGY,
                                     take_profit=TAKE_PROFIT), 10_000.0)
     journal = read_trades(settings.trades_csv)
     first_ms = int(candles["timestamp"].iat[0])
+    from strategies.orders import has_orders, intents
+
+    frame = result.indicators
     return ParityRun(
         candles=candles, start_bar=HISTORY, last_bar=last_bar,
         bot=bot_trades(journal, fills, first_ms, last_bar),
         backtest=backtest_trades(result, last_bar), polls=recorder.polls,
         stored=read_candles(settings.candles_csv), journal=journal, fills=fills,
-        price_at=local.server.market.price_at, strategy=strategy, cycles=cycles,
+        price_at=local.server.market.price_at,
+        orders=intents(frame) if frame is not None and has_orders(frame) else None,
+        tick=float(client.market_rules().tick or 0.01), strategy=strategy, cycles=cycles,
         settings=settings,
     )
 

@@ -7,9 +7,25 @@ import numpy as np
 import pytest
 
 from backtest.engine import BacktestError, FillRules
-from backtest.plot import _overlay_columns, plot_backtest, thin
+from backtest.plot import (
+    _overlay_columns,
+    bucket_starts,
+    marker_groups,
+    ohlc_buckets,
+    plot_backtest,
+    thin,
+    use_log_scale,
+)
 from backtest.progress import ProgressBar
-from backtest.report import build_report, format_console, format_value, iso, write_json
+from backtest.report import (
+    at_risk,
+    build_report,
+    format_console,
+    format_value,
+    iso,
+    percent_base,
+    write_json,
+)
 from backtest.run import run_backtest, run_on_signal, strategy_signals
 from backtest.synthetic import synthetic_candles
 
@@ -226,3 +242,91 @@ def test_plot_writes_a_png(tmp_path):
     path = plot_backtest(result, tmp_path / "chart.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 10_000
+
+
+def test_percent_base_is_the_capital_at_risk_with_a_fixed_size():
+    """
+    Given a fixed-size backtest, and the same sized as a percent of equity
+    When percent_base names the base of the % figures
+    Then it is the largest entry value for the first and the initial capital for the second
+    """
+    result = small_result()
+    base = percent_base(result)
+    assert base["name"] == "capital at risk"
+    assert base["amount"] == pytest.approx(float(result.ledger.entry_value.max()))
+    assert percent_base(result, sized_by_percent=True) == {
+        "name": "initial capital", "amount": 10_000.0,
+        "why": "orders are sized as a percent of equity"}
+
+
+def test_at_risk_rescales_the_capital_percents():
+    """
+    Given a net profit of 5 and a max drawdown of 2 on a base of 50
+    When at_risk recomputes the % figures
+    Then they are 10 % and 4 %, and a missing figure stays None
+    """
+    out = at_risk({"Net Profit": 5.0, "Max Drawdown": 2.0, "Open PL": None}, {"amount": 50.0})
+    assert out["Net Profit %"] == 10.0 and out["Max Drawdown %"] == 4.0
+    assert out["Open PL %"] is None
+
+
+def test_console_names_the_percent_base_and_uses_it():
+    """
+    Given a fixed-size backtest report
+    When it is formatted for the console
+    Then a line names the capital at risk and Net Profit's % is on that base
+    """
+    report = build_report(small_result())
+    text = format_console(report)
+    base = report["percent_base"]["amount"]
+    assert f"% of capital at risk {base:,.2f}" in text
+    net = report["performance"]["Net Profit"]
+    expected = format_value("Net Profit %", 100.0 * net / base)
+    assert any(line.startswith("Net Profit") and line.endswith(expected)
+               for line in text.splitlines())
+    assert report["performance"]["Net Profit %"] == pytest.approx(100.0 * net / 10_000.0)
+
+
+def test_plot_aggregates_candles_and_merges_markers():
+    """
+    Given 10,000 candles and 1,000 trades
+    When the chart's candle buckets and marker groups are made
+    Then at most 400 candle buckets exist, their highs and lows hold the extremes, and the
+        1,000 markers merge into fewer groups whose counts add up
+    """
+    result = run_backtest(synthetic_candles(10_000), "ma2line", None, RULES, 10_000.0)
+    starts = bucket_starts(result.close.size)
+    assert starts.size <= 400
+    _, _, high, low, _ = ohlc_buckets(result, starts)
+    assert high.max() == result.high.max() and low.min() == result.low.min()
+    bars = np.arange(0, 10_000, 10)
+    grouped = marker_groups(bars, np.ones(bars.size), bucket_starts(10_000, 80))
+    assert grouped[0].size <= 80 and grouped[2].sum() == 1000
+    few = marker_groups(bars[:5], np.ones(5), starts)
+    assert few[2].tolist() == [1] * 5
+
+
+def test_log_scale_only_for_long_ranges():
+    """
+    Given closes from 100 to 1,000 and closes from 100 to 120
+    When use_log_scale decides
+    Then the first is drawn on a log axis and the second not
+    """
+    assert use_log_scale(np.linspace(100, 1000, 50))
+    assert not use_log_scale(np.linspace(100, 120, 50))
+
+
+def test_plot_with_an_oscillator_pane_and_many_trades(tmp_path):
+    """
+    Given a macd backtest with more than 300 trades on a tenfold rising market
+    When it is plotted
+    Then a PNG is written
+    """
+    candles = synthetic_candles(30_000, volatility=0.002)
+    growth = np.linspace(1, 10, len(candles))
+    for col in ("open", "high", "low", "close"):
+        candles[col] = candles[col] * growth
+    result = run_backtest(candles, "macd", None, RULES, 10_000.0)
+    assert len(result.trades) > 300
+    path = plot_backtest(result, tmp_path / "chart.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -71,7 +71,7 @@ def test_offline_run_writes_candles_trades_state_and_logs(tmp_path, capsys):
     Given a fresh folder
     When `main.py --exchange local --speed max --max-candles 60` runs there
     Then it exits 0, stores 60+ closed candles, names the exchange in the first log line
-     and prints where the files are
+     and, being --quiet, prints nothing at all
     """
     data, logs = tmp_path / "data", tmp_path / "logs"
     status = main.main(["--exchange", "local", "--speed", "max", "--max-candles", "60",
@@ -81,7 +81,7 @@ def test_offline_run_writes_candles_trades_state_and_logs(tmp_path, capsys):
     first = (logs / "trading.log").read_text().splitlines()[0]
     assert "Starting paper-trading bot on local emulator" in first and "BTC/USDT 1m" in first
     assert (data / "state.json").exists()
-    assert "Trades:  " in capsys.readouterr().out
+    assert capsys.readouterr() == ("", "")
 
 
 def test_bad_setting_exits_2_with_one_line(tmp_path, monkeypatch, capsys):

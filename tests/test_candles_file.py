@@ -146,3 +146,66 @@ def test_partial_last_line_is_ignored_then_repaired(tmp_path):
     assert repair_partial_tail(path) is False
     assert append_candles(path, frame(good_rows(3))) == 1
     assert len(read_candles(path)) == 3
+
+
+def test_a_complete_last_candle_row_lacking_its_newline_is_kept(tmp_path, caplog):
+    """
+    Given a candle file whose last row is complete but lacks its newline
+    When newer candles are appended
+    Then that row is kept (not cut as if torn), a warning says so, and the new rows follow it
+    """
+    import logging
+
+    path = tmp_path / "c.csv"
+    append_candles(path, frame(good_rows(2)))
+    path.write_bytes(path.read_bytes().rstrip(b"\n"))
+    with caplog.at_level(logging.WARNING, logger="paperbot"):
+        assert append_candles(path, frame(good_rows(4))) == 2
+    assert "lacked its line end" in caplog.text
+    assert len(read_candles(path)) == 4
+
+
+@pytest.mark.parametrize("tail", ["1700000120000,102.0,104.0,101.0,103.0",
+                                  "1700000120000,102.0,104.0,101.0,105.0,5",
+                                  "1700000120000,102.0,104.0,101.0,10x,5", "17000"])
+def test_a_torn_or_unsound_last_candle_row_is_still_cut(tmp_path, tail):
+    """
+    Given a candle file ending in an unterminated row that is short, breaks the candle rules or
+    is not numeric
+    When the tail is repaired
+    Then it is cut
+    """
+    path = tmp_path / "c.csv"
+    append_candles(path, frame(good_rows(2)))
+    with path.open("a") as handle:
+        handle.write(tail)
+    assert repair_partial_tail(path) is True
+    assert len(read_candles(path)) == 2
+
+
+def test_a_failed_candle_append_leaves_no_partial_row(tmp_path, monkeypatch):
+    """
+    Given a candle file and a disk that fills up part-way through the next append
+    When append_candles fails with ENOSPC
+    Then the file holds exactly the rows it had, ending on a whole line
+    """
+    import errno
+    import os
+
+    import storage.atomic as atomic
+
+    path = tmp_path / "c.csv"
+    append_candles(path, frame(good_rows(2)))
+    before = path.read_bytes()
+    real_write = os.write
+
+    def half(fd, data):
+        if len(data) > 10:
+            return real_write(fd, bytes(data[:10]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "write", half)
+    with pytest.raises(OSError):
+        append_candles(path, frame(good_rows(4)))
+    monkeypatch.undo()
+    assert path.read_bytes() == before

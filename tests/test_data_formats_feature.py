@@ -10,6 +10,7 @@ import importlib
 import shlex
 
 import numpy as np
+import pandas as pd
 import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
@@ -147,6 +148,25 @@ def market_serves(world, history):
     market = server.market
     assert market.timeframe_ms == 300_000
     assert market.start_ms == int(frame["timestamp"].iloc[0])
-    assert server.clock.now_ms() == int(frame["timestamp"].iloc[history])
+    start = int(frame["timestamp"].iloc[history])
+    assert start <= server.clock.now_ms() < start + 60_000  # the clock runs from there
     rows = market.rows(market.first_index(), len(frame))
     assert np.allclose(rows[:, 3], frame["close"])
+
+
+@then(parsers.parse("{name} holds the {count:d} candles from {first} to {last} with the whole"
+                    " file's MACD values"))
+def holds_range(world, name, count, first, last):
+    from backtest.run import strategy_signals
+
+    written = pd.read_csv(world["dir"] / name)
+    day = pd.Timestamp("2024-01-01", tz="UTC")
+    expected_first = int((day + pd.Timedelta(first + ":00")).value // 1_000_000)
+    expected_last = int((day + pd.Timedelta(last + ":00")).value // 1_000_000)
+    assert len(written) == count
+    assert (written["timestamp"].iloc[0], written["timestamp"].iloc[-1]) == (
+        expected_first, expected_last)
+    whole, _ = strategy_signals(world["frame"], "macd", {})
+    start = int(np.searchsorted(world["frame"]["timestamp"], expected_first))
+    assert np.allclose(written["macd"], whole["macd"].iloc[start:start + count], rtol=1e-11,
+                       atol=0)

@@ -59,3 +59,23 @@ def test_dockerfile_runs_as_non_root_with_data_and_logs_volumes():
     assert "USER paperbot" in text
     assert 'VOLUME ["/app/data", "/app/logs"]' in text
     assert ".env" in (PROJECT_DIR / ".dockerignore").read_text().split()
+
+
+def test_units_are_notify_with_a_watchdog_and_the_template_has_its_own_folders():
+    """
+    Given the systemd units in deploy/
+    When their settings are read
+    Then both bot units are Type=notify with WatchdogSec and OnFailure=, the template reads a
+     per-instance EnvironmentFile and its own data and log folders, and the alert unit exists
+    """
+    for name in ("paperbot.service", "paperbot@.service"):
+        unit = (PROJECT_DIR / "deploy" / name).read_text()
+        assert "Type=notify" in unit and "WatchdogSec=" in unit
+        assert "OnFailure=paperbot-alert@%n.service" in unit
+    template = (PROJECT_DIR / "deploy" / "paperbot@.service").read_text()
+    assert "EnvironmentFile=/etc/paperbot/%i.env" in template
+    assert "DATA_DIR=/var/lib/paperbot/%i" in template
+    assert "LOGS_DIR=/var/log/paperbot/%i" in template
+    assert "User=paperbot" in template and "KillSignal=SIGTERM" in template
+    alert = (PROJECT_DIR / "deploy" / "paperbot-alert@.service").read_text()
+    assert "apprise" in alert and "NOTIFY_URLS" in alert

@@ -118,3 +118,8 @@ def first_asked(world, moment):
 @then(parsers.parse("{name} does not exist"))
 def does_not_exist(world, name):
     assert not (world["dir"] / name).exists()
+
+
+@then(parsers.parse('the first line it prints says "{text}"'))
+def first_line_says(world, text):
+    assert text in world["err"].splitlines()[0]

@@ -223,3 +223,67 @@ def test_teardown_removes_only_our_handlers(tmp_path):
         assert logger.handlers == [foreign]
     finally:
         logger.removeHandler(foreign)
+
+
+def _fail(port: int) -> None:
+    raise ConnectionRefusedError(f"connect to 127.0.0.1:{port} refused")
+
+
+def test_a_repeated_traceback_is_written_once_then_counted(tmp_path):
+    """
+    Given errors.log set up on a manual clock
+    When the same failure (only its port number differs) is logged with its traceback every
+    minute for 2 hours, and then a different error
+    Then errors.log holds the traceback once, count lines for the repeats (1 h, then the rest)
+    And the different error in full, and it stays a few KB instead of megabytes
+    """
+    clock = ManualClock(T0)
+    setup_logging(tmp_path, console=False, clock=clock)
+    errors = logging.getLogger("paperbot.errors")
+    for minute in range(121):
+        try:
+            _fail(50_000 + minute)
+        except ConnectionRefusedError:
+            errors.exception("fetch OHLCV failed after 3 attempt(s)")
+        clock.advance(60)
+    errors.error("something else broke")
+    teardown_logging()
+    text = _read(tmp_path / ERRORS_LOG)
+    assert text.count("Traceback") == 1
+    counts = re.findall(r"\.\.\. repeated (\d+) times in (\S+ \S+)", text)
+    assert counts == [("60", "1 h"), ("60", "1 h")]
+    assert "something else broke" in text and len(text) < 3000
+
+
+def test_pending_repeats_are_counted_when_the_log_closes(tmp_path):
+    """
+    Given an error logged three times within a minute
+    When logging is torn down (the bot stops)
+    Then errors.log ends with a count line for the two repeats
+    """
+    clock = ManualClock(T0)
+    setup_logging(tmp_path, console=False, clock=clock)
+    for _ in range(3):
+        logging.getLogger("paperbot").error("candle file is a folder")
+        clock.advance(10)
+    teardown_logging()
+    lines = _read(tmp_path / ERRORS_LOG).splitlines()
+    assert len(lines) == 2 and "repeated 2 times in 20 s" in lines[-1]
+    assert "candle file is a folder" in lines[-1]
+
+
+def test_a_repeated_error_is_shown_in_full_again_after_a_day(tmp_path):
+    """
+    Given an error that repeats every hour for more than a day
+    When it is logged
+    Then the full message appears again after 24 h, so rotation cannot drop the diagnosis
+    """
+    clock = ManualClock(T0)
+    setup_logging(tmp_path, console=False, clock=clock)
+    for _ in range(26):
+        logging.getLogger("paperbot.errors").error("disk full")
+        clock.advance(3600)
+    teardown_logging()
+    text = _read(tmp_path / ERRORS_LOG)
+    full = [line for line in text.splitlines() if line.endswith("paperbot.errors - disk full")]
+    assert len(full) == 2

@@ -203,7 +203,8 @@ def wiped(world, btc, usdt):
     world["entry"] = bot.positions.position.entry_client_order_id
     world["fills_before"] = len(harness.server.fills)
     harness.server.wipe()
-    assert harness.server.balances() == {"BTC": btc, "USDT": usdt}
+    balances = harness.server.balances()
+    assert (balances["BTC"], balances["USDT"]) == (btc, usdt)
     for _ in range(300):
         advance(bot, 1)
         if bot.positions.position is None:

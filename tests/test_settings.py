@@ -153,3 +153,41 @@ def test_strategy_names_match_the_registry():
     from strategies.registry import STRATEGIES
 
     assert set(cfg.STRATEGY_NAMES) == set(STRATEGIES)
+
+
+def test_an_unparsable_env_line_is_reported_not_skipped(tmp_path):
+    """
+    Given a .env whose STOP_LOSS_PERCENT value has an unclosed quote (and a secret after it)
+    When the settings are loaded
+    Then SettingsError names the file, line 2 and the key, never the value
+    """
+    env_file = tmp_path / ".env"
+    env_file.write_text('TRADE_SIZE=0.002\nSTOP_LOSS_PERCENT="0.05\nBINANCE_TESTNET_API_SECRET=s3cr3t\n')
+    with pytest.raises(SettingsError) as caught:
+        load_settings({}, env_file=env_file)
+    message = str(caught.value)
+    assert f"{env_file} line 2 (STOP_LOSS_PERCENT) cannot be parsed" in message
+    assert "0.05" not in message and "s3cr3t" not in message and "\n" not in message
+
+
+def test_a_non_utf8_env_file_is_one_line_naming_the_line(tmp_path):
+    """
+    Given a .env saved in Latin-1 with a non-ASCII byte on line 3
+    When the settings are loaded
+    Then SettingsError says line 3 is not UTF-8 and to save it as UTF-8
+    """
+    env_file = tmp_path / ".env"
+    env_file.write_bytes(b"TRADE_SIZE=0.002\n# ok\n# caf\xe9\n")
+    with pytest.raises(SettingsError, match=r"line 3 is not UTF-8 text .*save the file as UTF-8"):
+        read_env_file(env_file)
+
+
+def test_export_and_quoted_env_lines_still_parse(tmp_path):
+    """
+    Given a .env with an export line, a quoted value and a comment
+    When it is read
+    Then every key has its value
+    """
+    env_file = tmp_path / ".env"
+    env_file.write_text('export TRADE_SIZE=0.002\nSYMBOL="BTC/USDT"\n# note\n')
+    assert read_env_file(env_file) == {"TRADE_SIZE": "0.002", "SYMBOL": "BTC/USDT"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -43,20 +45,25 @@ def test_signals_writes_one_row_per_bar_with_indicators_and_signal(tmp_path, cap
     """
     Given a 400-candle CSV
     When `signals --strategy sma_rsi` runs
-    Then the output has timestamp, the indicator columns and signal for every bar, equal to
-        the strategy's own computation to the last bit, and one summary line names bars,
-        buys, sells and the path
+    Then the output has timestamp, close, the indicator columns and signal for every bar,
+        equal to the strategy's own computation to 12 significant digits, and one summary
+        line names bars, buys, sells and the path
     """
     frame = write_candles(tmp_path / "candles.csv")
     out = tmp_path / "out" / "signals.csv"
     assert run_signals("--data", str(tmp_path / "candles.csv"), "--strategy", "sma_rsi",
                        "--out", str(out)) == 0
     written = pd.read_csv(out, float_precision="round_trip")
-    assert list(written.columns) == ["timestamp", "sma_short", "sma_long", "rsi", "signal"]
+    assert list(written.columns) == ["timestamp", "close", "sma_short", "sma_long", "rsi",
+                                     "signal"]
     assert written["timestamp"].tolist() == frame["timestamp"].tolist()
+    assert written["close"].tolist() == frame["close"].tolist()
     expected = STRATEGIES["sma_rsi"].compute(frame)
     assert written["signal"].tolist() == expected["signal"].tolist()
-    assert np.array_equal(written["rsi"].to_numpy(), expected["rsi"].to_numpy(), equal_nan=True)
+    for col in ("sma_short", "sma_long", "rsi"):
+        assert np.allclose(written[col], expected[col], rtol=1e-11, atol=0, equal_nan=True)
+    text = out.read_text()
+    assert not re.search(r"\.\d*0000000\d", text) and not re.search(r"\.\d*9999999\d", text)
     buys, sells = int((expected["signal"] == 1).sum()), int((expected["signal"] == -1).sum())
     assert buys + sells > 0
     summary = capsys.readouterr().out.strip().splitlines()
@@ -82,7 +89,7 @@ def test_signals_reads_iso_timestamps_and_applies_params(tmp_path, capsys):
     written = pd.read_csv(out)
     assert written["timestamp"].tolist() == frame["timestamp"].tolist()
     expected = STRATEGIES["rsi"].compute(frame, {"RSI_PERIOD": 7})["rsi"].to_numpy()
-    assert np.allclose(written["rsi"], expected, equal_nan=True, rtol=0, atol=1e-12)
+    assert np.allclose(written["rsi"], expected, equal_nan=True, rtol=1e-11, atol=0)
     assert "rsi on 60 bars (warm-up 9)" in capsys.readouterr().out
 
 
@@ -101,7 +108,8 @@ def test_signals_uses_the_strategy_setting_and_the_default_candle_file(
     out = tmp_path / "macd.csv"
     assert run_signals("--out", str(out)) == 0
     written = pd.read_csv(out)
-    assert list(written.columns) == ["timestamp", "macd", "macd_signal", "macd_hist", "signal"]
+    assert list(written.columns) == ["timestamp", "close", "macd", "macd_signal", "macd_hist",
+                                     "signal"]
     expected = STRATEGIES["macd"].compute(frame, {"MACD_SIGNAL": 5})
     assert written["signal"].tolist() == expected["signal"].tolist()
     assert "macd on 80 bars (warm-up 31)" in capsys.readouterr().out
@@ -141,7 +149,7 @@ def test_malformed_candle_files_exit_2_with_one_line_naming_the_row(
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--strategy", "bollinger"], "unknown strategy 'bollinger'; known: sma_rsi"),
+        (["--strategy", "ichimoku"], "unknown strategy 'ichimoku'; known: sma_rsi"),
         (["--param", "RSI_PERIOD=0"], "RSI_PERIOD=0 is out of range"),
         (["--param", "RSI_PERIOD"], "is not KEY=VALUE"),
         (["--param", "SMA_SHORT=60"], "SMA_SHORT=60 must be below SMA_LONG=50"),

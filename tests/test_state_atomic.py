@@ -113,3 +113,71 @@ def test_cut_partial_tail_handles_a_long_partial_line(tmp_path):
     assert path.read_bytes() == b"h\n1\n"
     assert cut_partial_tail(tmp_path / "absent.csv") == b""
     assert os.path.exists(path)
+
+
+def test_repair_tail_keeps_a_complete_line_and_cuts_a_torn_one(tmp_path):
+    """
+    Given files ending in an unterminated line the judge calls complete, and one it does not
+    When repair_tail runs on each
+    Then the complete line gets its newline, the torn one is cut, a sound file is untouched
+    """
+    from storage.atomic import COMPLETED, CUT, repair_tail
+
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"h\n1,2")
+    assert repair_tail(path, lambda line: line == b"1,2") == (COMPLETED, b"1,2")
+    assert path.read_bytes() == b"h\n1,2\n"
+    assert repair_tail(path, lambda line: True) == ("", b"")
+    path.write_bytes(b"h\n1,")
+    assert repair_tail(path, lambda line: line == b"1,2") == (CUT, b"1,")
+    assert path.read_bytes() == b"h\n"
+    assert repair_tail(tmp_path / "absent", lambda line: True) == ("", b"")
+
+
+def test_append_whole_is_all_or_nothing(tmp_path, monkeypatch):
+    """
+    Given a file and a write that fails part-way (the disk filled up)
+    When append_whole appends two lines
+    Then the error propagates and the file is cut back to what it held; a later append works
+    """
+    import errno
+
+    import storage.atomic as atomic
+    from storage.atomic import append_whole
+
+    path = tmp_path / "a.csv"
+    append_whole(path, b"one\n")
+    real_write = os.write
+    calls = []
+
+    def short_then_full(fd, data):
+        calls.append(len(data))
+        if len(calls) == 1:
+            return real_write(fd, bytes(data[:3]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "write", short_then_full)
+    with pytest.raises(OSError, match="No space"):
+        append_whole(path, b"two\nthree\n")
+    monkeypatch.undo()
+    assert path.read_bytes() == b"one\n"
+    append_whole(path, b"two\n")
+    assert path.read_bytes() == b"one\ntwo\n"
+
+
+def test_move_aside_keeps_the_bytes_under_a_free_name(tmp_path):
+    """
+    Given a damaged file, and a second one moved aside in the same second
+    When move_aside runs on each
+    Then each gets its own .corrupt-<stamp> name with the bytes intact
+    """
+    from storage.atomic import move_aside
+
+    path = tmp_path / "x.json"
+    path.write_text("one")
+    first = move_aside(path)
+    path.write_text("two")
+    second = move_aside(path)
+    assert first != second and not path.exists()
+    assert first.read_text() == "one" and second.read_text() == "two"
+    assert first.name.startswith("x.json.corrupt-")

@@ -221,3 +221,39 @@ def test_optional_fields_may_be_omitted_in_the_file(tmp_path):
     state = StateStore(path).load()
     assert state.position == Position(1.0, 10.0, 5, "9", "c")
     assert state.order_seq == 0 and state.pending is None
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "reason"),
+    [
+        (("position", "quantity"), float("nan"), "'position.quantity' is nan, not a finite"),
+        (("position", "quantity"), -0.001, "'position.quantity' is -0.001; it must be above 0"),
+        (("position", "entry_price"), float("inf"), "'position.entry_price' is inf"),
+        (("position", "entry_price"), -23000.0, "'position.entry_price' is -23000.0; it must be"),
+        (("position", "entry_fee"), -1.0, "'position.entry_fee' is -1.0; it must not be"),
+        (("position", "requested_price"), 0.0, "'position.requested_price' is 0.0"),
+        (("pending", "quantity"), float("-inf"), "'pending.quantity' is -inf"),
+        (("pending", "created_ms"), -5, "'pending.created_ms' is -5; a time cannot be"),
+        (("last_candle_ms",), -60000, "'last_candle_ms' is -60000"),
+        (("order_seq",), -1, "'order_seq' is -1"),
+    ],
+)
+def test_out_of_range_numbers_are_refused_and_the_file_kept_aside(tmp_path, path, value, reason):
+    """
+    Given a state file with a NaN, infinite, negative or zero quantity, price, fee or time
+    When the state is loaded
+    Then StateFileError names the field and value in one line and the file is kept aside
+    """
+    target = tmp_path / "state.json"
+    StateStore(target).save(_full_state())
+    doc = json.loads(target.read_text())
+    holder = doc
+    for key in path[:-1]:
+        holder = holder[key]
+    holder[path[-1]] = value
+    target.write_text(json.dumps(doc))  # Python writes NaN / Infinity, as a buggy tool would
+    with pytest.raises(StateFileError) as caught:
+        StateStore(target).load()
+    message = str(caught.value)
+    assert reason in message and "\n" not in message
+    assert not target.exists() and len(list(tmp_path.glob("state.json.corrupt-*"))) == 1

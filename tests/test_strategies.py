@@ -1,4 +1,4 @@
-"""The four strategies: buy / sell / hold rules, warm-up, parameters and the registry."""
+"""The four close-only strategies: buy / sell / hold rules, warm-up, parameters, registry."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ import pytest
 from strategies import rules
 from strategies.indicators import crossover, crossunder, rsi, sma
 from strategies.params import KNOWN_KEYS, merge_params, parse_param
-from strategies.registry import DEFAULT_STRATEGY, STRATEGIES, Strategy, get_strategy
+from strategies.registry import (
+    DEFAULT_STRATEGY,
+    SIGNAL_STRATEGIES,
+    STRATEGIES,
+    Strategy,
+    get_strategy,
+)
 
 
 def candles(close: np.ndarray) -> pd.DataFrame:
@@ -42,7 +48,7 @@ LAST_BAR_BUY = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(STRATEGIES))
+@pytest.mark.parametrize("name", sorted(SIGNAL_STRATEGIES))
 def test_a_choppy_rise_after_a_fall_gives_one_buy(name):
     """
     Given 80 closes falling by 1 and then 60 closes rising in steps of +3 and -2
@@ -54,7 +60,7 @@ def test_a_choppy_rise_after_a_fall_gives_one_buy(name):
     assert hits.size == 1 and hits[0] > 80 and signal[hits[0]] == 1
 
 
-@pytest.mark.parametrize("name", sorted(STRATEGIES))
+@pytest.mark.parametrize("name", sorted(SIGNAL_STRATEGIES))
 def test_a_choppy_fall_after_a_rise_gives_one_sell(name):
     """
     Given 80 closes rising by 1 and then 60 closes falling in steps of -3 and +2
@@ -66,7 +72,7 @@ def test_a_choppy_fall_after_a_rise_gives_one_sell(name):
     assert hits.size == 1 and hits[0] > 80 and signal[hits[0]] == -1
 
 
-@pytest.mark.parametrize("name", sorted(STRATEGIES))
+@pytest.mark.parametrize("name", sorted(SIGNAL_STRATEGIES))
 def test_flat_prices_hold_on_every_bar(name):
     """
     Given 300 equal closes
@@ -78,7 +84,7 @@ def test_flat_prices_hold_on_every_bar(name):
     assert (frame["signal"] == 0).all()
 
 
-@pytest.mark.parametrize("name", sorted(STRATEGIES))
+@pytest.mark.parametrize("name", sorted(SIGNAL_STRATEGIES))
 def test_prices_that_only_rise_or_only_fall_never_signal(name):
     """
     Given 500 closes rising by 1 (and by 0.1 %), and 500 closes falling by 1
@@ -89,7 +95,7 @@ def test_prices_that_only_rise_or_only_fall_never_signal(name):
         assert not signals(name, close).any()
 
 
-@pytest.mark.parametrize("name", sorted(STRATEGIES))
+@pytest.mark.parametrize("name", sorted(SIGNAL_STRATEGIES))
 def test_warmup_is_the_first_bar_that_can_signal(name):
     """
     Given a series exactly warm-up bars long built to buy on its last bar, and random series
@@ -231,9 +237,11 @@ def test_registry_names_titles_and_defaults():
     """
     Given the registry
     When its strategies are listed
-    Then the four names, TradingView titles and the STRATEGY_PARAMS defaults are there
+    Then the nine names, TradingView titles and the STRATEGY_PARAMS defaults are there
     """
-    assert set(STRATEGIES) == {"sma_rsi", "ma2line", "rsi", "macd"}
+    assert set(STRATEGIES) == {"sma_rsi", "ma2line", "rsi", "macd", "supertrend", "bollinger",
+                               "keltner", "channel_breakout", "barupdn"}
+    assert set(SIGNAL_STRATEGIES) == {"sma_rsi", "ma2line", "rsi", "macd"}
     assert DEFAULT_STRATEGY == "sma_rsi"
     assert STRATEGIES["ma2line"].title == "MovingAvg2Line Cross"
     assert STRATEGIES["rsi"].title == "RSI Strategy"
@@ -254,8 +262,8 @@ def test_get_strategy_finds_names_and_lists_them_when_unknown():
     Then the known one is returned and the unknown one raises ValueError listing the names
     """
     assert get_strategy(" MACD ") is STRATEGIES["macd"]
-    with pytest.raises(ValueError, match="unknown strategy 'bollinger'; known: sma_rsi"):
-        get_strategy("bollinger")
+    with pytest.raises(ValueError, match="unknown strategy 'ichimoku'; known: sma_rsi"):
+        get_strategy("ichimoku")
 
 
 def test_params_merge_over_defaults_and_ignore_other_strategies_keys():

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from strategies.registry import STRATEGIES
+from strategies.registry import SIGNAL_STRATEGIES, STRATEGIES
 
 INPUT = re.compile(r'input\.(?:int|float)\((\d+(?:\.\d+)?),\s*"[^"]*\((\w+)\)"')
 
@@ -47,10 +47,15 @@ def test_each_pine_source_enters_long_and_short_and_says_the_bot_closes_instead(
     Given the strategy's .pine file
     When its orders are read
     Then it has one long and one short strategy.entry, like TradingView's built-ins, and a
-        comment saying the spot bot closes its long instead of shorting
+        comment saying the spot bot closes its long instead of shorting; the four close-only
+        ones enter on crossings, the stop-entry ones pass stop levels and their order ids
     """
-    source = STRATEGIES[name].pine_path.read_text(encoding="utf-8")
+    strategy = STRATEGIES[name]
+    source = strategy.pine_path.read_text(encoding="utf-8")
     assert source.count("strategy.entry(") == 2
     assert "strategy.long" in source and "strategy.short" in source
     assert "instead of opening a short" in source
-    assert "ta.crossover(" in source and "ta.crossunder(" in source
+    assert all(f'"{order_id}"' in source for order_id in strategy.entry_ids)
+    if name in SIGNAL_STRATEGIES:
+        assert "ta.crossover(" in source and "ta.crossunder(" in source
+    assert ("stop = " in source) == strategy.stop_entries

@@ -21,8 +21,14 @@ def world():
     return {}
 
 
-def _frame(close: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame({"timestamp": np.arange(close.size) * 60_000, "close": close})
+def _frame(close: np.ndarray, whole_bars: bool = False) -> pd.DataFrame:
+    frame = pd.DataFrame({"timestamp": np.arange(close.size) * 60_000, "close": close})
+    if whole_bars:
+        # Candles from closes: open at the previous close, 0.25 beyond the body both ways.
+        frame["open"] = np.r_[close[:1], close[:-1]]
+        frame["high"] = np.maximum(frame["open"], close) + 0.25
+        frame["low"] = np.minimum(frame["open"], close) - 0.25
+    return frame
 
 
 def _moves(first: str, bars: int, then_steps: str, after: int) -> np.ndarray:
@@ -63,7 +69,8 @@ def short_random_closes(world, warmup):
 
 @when("the signals are computed")
 def compute(world):
-    world["out"] = world["strategy"].compute(_frame(world["close"]), world["params"])
+    world["frame"] = _frame(world["close"], world["strategy"].inputs == "bars")
+    world["out"] = world["strategy"].compute(world["frame"], world["params"])
     world["signal"] = world["out"]["signal"].to_numpy()
 
 
@@ -100,3 +107,64 @@ def no_bar_is(world, kind):
 def earlier_than_default(world):
     default = world["strategy"].compute(_frame(world["close"]))["signal"].to_numpy()
     assert np.flatnonzero(world["signal"])[0] < np.flatnonzero(default)[0]
+
+
+@given(parsers.parse("{count:d} closes of {level:g}, then a close of {low:g}, then a close of "
+                     "{back:g}"))
+def dip_and_back(world, count, level, low, back):
+    world["close"] = np.r_[np.full(count, level), low, back]
+
+
+@given(parsers.parse("{count:d} closes of {level:g}, then a close of {jump:g}"))
+def jump(world, count, level, jump):
+    world["close"] = np.r_[np.full(count, level), jump]
+
+
+@given(parsers.parse("{count:d} random closes"))
+def random_closes(world, count):
+    world["close"] = (100 + np.random.default_rng(3).normal(0, 1, count).cumsum()).round(2)
+
+
+@then("the last candle arms a buy stop at its lower band")
+def buy_stop_at_lower(world):
+    out = world["out"]
+    assert np.flatnonzero(out["long_entry"]).tolist() == [len(out) - 1]
+    assert out["long_stop"].iloc[-1] == out["lower"].iloc[-1]
+
+
+@then("every other candle cancels the buy stop")
+def cancels_elsewhere(world):
+    cancel = world["out"]["long_cancel"].to_numpy()
+    assert cancel[:-1].all() and not cancel[-1]
+
+
+@then(parsers.parse("the last candle arms a buy stop at {level:g}"))
+def buy_stop_at(world, level):
+    out = world["out"]
+    assert np.flatnonzero(out["long_entry"]).tolist() == [len(out) - 1]
+    assert out["long_stop"].iloc[-1] == pytest.approx(level)
+
+
+@then(parsers.parse("from candle {first:d} on every candle arms a buy stop {tick:g} above the "
+                    "highest high of the last {n:d}"))
+def channel_buy_stops(world, first, tick, n):
+    out, frame = world["out"], world["frame"]
+    assert not out["long_entry"][: first - 1].any() and out["long_entry"][first - 1:].all()
+    expected = frame["high"].rolling(n).max() + tick
+    assert np.allclose(out["long_stop"][first - 1:], expected[first - 1:])
+
+
+@then(parsers.parse("from candle {first:d} on every candle arms a sell stop {tick:g} below the "
+                    "lowest low of the last {n:d}"))
+def channel_sell_stops(world, first, tick, n):
+    out, frame = world["out"], world["frame"]
+    assert out["short_entry"].all()
+    expected = frame["low"].rolling(n).min() - tick
+    assert np.allclose(out["short_stop"][first - 1:], expected[first - 1:])
+
+
+@then(parsers.parse("the first {count:d} candles sell at market, as Pine does with a stop of na"))
+def market_sells(world, count):
+    out = world["out"]
+    assert np.isnan(out["short_stop"][:count]).all()
+    assert out["signal"][:count].tolist() == [-1] * count and not out["signal"][count:].any()

@@ -1,0 +1,1 @@
+"""Running unattended: alerts, metrics and health, systemd notify, the console, status."""

@@ -1,0 +1,1 @@
+"""Strategy research: parameter sweeps, walk-forward analysis and the overfitting test."""

@@ -1,0 +1,62 @@
+"""The price bars a strategy reads, and the price grid (mintick) its stop levels sit on.
+
+Most strategies read only closes; those that place stop orders or use the true range read the
+whole bar and need ``syminfo.mintick``. The mintick comes from the caller (the exchange's tick
+size, ``--mintick``) or, when unknown, from the prices' own decimals (``infer_mintick``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+MAX_DECIMALS = 10
+
+
+@dataclass(frozen=True)
+class Bars:
+    """Open, high, low and close as float64 arrays of one length, and the price tick."""
+
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    mintick: float
+
+
+def infer_mintick(*series: np.ndarray) -> float:
+    """The largest power of ten every finite price is a whole multiple of (1e-10 at the finest).
+
+    EURUSD quotes with 5 decimals give 0.00001, BTC/USDT klines with 2 give 0.01. A price
+    that is not a decimal with at most 10 places (float noise aside) gives 1e-10.
+    """
+    values = np.concatenate([np.asarray(s, dtype=np.float64).ravel() for s in series])
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return 10.0 ** -MAX_DECIMALS
+    for decimals in range(0, MAX_DECIMALS + 1):
+        scaled = values * 10.0 ** decimals
+        slack = 1e-6 + 1e-12 * np.abs(scaled)
+        if np.all(np.abs(scaled - np.round(scaled)) <= slack):
+            # Largest tick that fits: 10 ** -decimals (a multiple of 10 only for whole prices).
+            return 10.0 ** -decimals
+    return 10.0 ** -MAX_DECIMALS
+
+
+def bars_of(frame: pd.DataFrame, mintick: float | None = None) -> Bars:
+    """A candle frame's bars; ``mintick`` None infers it from the prices' decimals.
+
+    Raises ValueError (one line) when a column is missing or the mintick is not positive.
+    """
+    missing = [c for c in ("open", "high", "low", "close") if c not in frame.columns]
+    if missing:
+        raise ValueError(f"the candle frame has no {missing[0]!r} column; pass a candle frame")
+    arrays = [frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
+              for c in ("open", "high", "low", "close")]
+    if mintick is None:
+        mintick = infer_mintick(*arrays)
+    elif not (isinstance(mintick, int | float) and np.isfinite(mintick) and mintick > 0):
+        raise ValueError(f"mintick {mintick!r} must be a positive price step (e.g. 0.01)")
+    return Bars(*arrays, mintick=float(mintick))

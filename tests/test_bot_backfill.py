@@ -1,0 +1,130 @@
+"""bot/backfill.py: every closed candle since the file's last row is stored, gaps logged once."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+import pytest
+
+from bot.backfill import CandleRecorder
+from core.candles import CANDLE_COLUMNS
+from core.errors import ExchangeUnavailable
+from storage.candles import append_candles, read_candles
+
+TF = 60_000
+T0 = 1_767_225_600_000
+
+
+def candles(stamps) -> pd.DataFrame:
+    rows = [[t, 100.0, 101.0, 99.0, 100.5, 1.0] for t in stamps]
+    return pd.DataFrame(rows, columns=CANDLE_COLUMNS).astype({"timestamp": "int64"})
+
+
+class PagedExchange:
+    """An exchange client double for one function: serves ``stamps`` 1000 (or ``page``) at a
+    time from ``since`` on, as ``fetch_ohlcv`` does; ``fail_after`` pages then unavailable."""
+
+    timeframe_ms = TF
+
+    def __init__(self, stamps, now_ms, page=1000, fail_after=None):
+        self.stamps, self.now_ms = list(stamps), now_ms
+        self.page, self.fail_after = page, fail_after
+        self.calls = 0
+
+    def server_time_ms(self):
+        return self.now_ms
+
+    def fetch_ohlcv_page(self, since_ms=None, limit=1000):
+        self.calls += 1
+        if self.fail_after is not None and self.calls > self.fail_after:
+            raise ExchangeUnavailable("connection refused")
+        chosen = [t for t in self.stamps if t >= since_ms][: min(limit, self.page)]
+        return candles(chosen).values.tolist()
+
+
+def test_a_stall_longer_than_the_window_is_back_filled_by_pages(tmp_path, caplog):
+    """
+    Given a candle file ending at T0 and an exchange with 2500 candles since (a long stall)
+    When the recorder stores a 200-candle window ending at the last closed candle
+    Then the 2300 candles before the window are paged in (3 pages), the log says how many
+    And the file holds every candle once, without a gap
+    """
+    path = tmp_path / "c.csv"
+    append_candles(path, candles([T0]))
+    stamps = [T0 + i * TF for i in range(1, 2501)]
+    client = PagedExchange(stamps, now_ms=stamps[-1] + TF + 1)
+    with caplog.at_level(logging.INFO, logger="paperbot"):
+        result = CandleRecorder(client, path, TF).store(candles(stamps[-200:]))
+    assert (result.backfilled, result.appended, result.complete) == (2300, 200, True)
+    assert client.calls == 3
+    assert "Back-filled 2300 closed candles" in caplog.text
+    assert read_candles(path)["timestamp"].tolist() == [T0, *stamps]
+
+
+def test_a_gap_the_exchange_has_is_logged_once(tmp_path, caplog):
+    """
+    Given an exchange missing 30 candles in the stretch being back-filled
+    When the recorder stores the window, and then the next window
+    Then one warning names the 30 missing candles, and the next cycle logs no gap again
+    """
+    path = tmp_path / "c.csv"
+    append_candles(path, candles([T0]))
+    stamps = [T0 + i * TF for i in range(1, 400) if not 100 <= i < 130]
+    client = PagedExchange(stamps, now_ms=stamps[-1] + TF + 1)
+    with caplog.at_level(logging.WARNING, logger="paperbot"):
+        recorder = CandleRecorder(client, path, TF)
+        recorder.store(candles(stamps[-50:]))
+        recorder.store(candles(stamps[-49:] + [stamps[-1] + TF]))
+    gaps = [r for r in caplog.records if "has no candles" in r.getMessage()]
+    assert len(gaps) == 1 and "(30 candles)" in gaps[0].getMessage()
+    assert len(read_candles(path)) == 1 + len(stamps) + 1
+
+
+def test_a_hole_inside_the_window_is_logged_when_stored(tmp_path, caplog):
+    """
+    Given a window whose candles skip 5 candles (the exchange has none there)
+    When it is stored
+    Then one warning names the 5 missing candles
+    """
+    path = tmp_path / "c.csv"
+    stamps = [T0 + i * TF for i in range(20) if not 10 <= i < 15]
+    with caplog.at_level(logging.WARNING, logger="paperbot"):
+        CandleRecorder(PagedExchange([], 0), path, TF).store(candles(stamps))
+    assert "(5 candles)" in caplog.text
+
+
+def test_an_interrupted_back_fill_keeps_the_window_out_until_it_can_finish(tmp_path):
+    """
+    Given a stall of 2500 candles and an exchange that fails after the first page
+    When the recorder stores the window, then again once the exchange answers
+    Then the first store keeps the 1000 paged candles but not the window (no sealed gap)
+    And the second store completes the file without a gap
+    """
+    path = tmp_path / "c.csv"
+    append_candles(path, candles([T0]))
+    stamps = [T0 + i * TF for i in range(1, 2501)]
+    client = PagedExchange(stamps, now_ms=stamps[-1] + TF + 1, fail_after=1)
+    recorder = CandleRecorder(client, path, TF)
+    first = recorder.store(candles(stamps[-200:]))
+    assert (first.complete, first.backfilled, first.appended) == (False, 1000, 0)
+    client.fail_after = None
+    second = recorder.store(candles(stamps[-200:]))
+    assert second.complete and second.backfilled == 1300
+    assert read_candles(path)["timestamp"].tolist() == [T0, *stamps]
+
+
+@pytest.mark.parametrize("before", [None, "contiguous"])
+def test_no_back_fill_without_a_gap(tmp_path, before):
+    """
+    Given no candle file, or one whose last row is just before the window
+    When the window is stored
+    Then the exchange is not asked for anything more
+    """
+    path = tmp_path / "c.csv"
+    stamps = [T0 + i * TF for i in range(10)]
+    if before:
+        append_candles(path, candles([T0 - TF]))
+    client = PagedExchange(stamps, now_ms=stamps[-1] + TF)
+    result = CandleRecorder(client, path, TF).store(candles(stamps))
+    assert client.calls == 0 and result.backfilled == 0 and result.appended == 10
