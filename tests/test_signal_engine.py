@@ -23,7 +23,8 @@ from strategies.registry import STRATEGIES
 MINUTE = 60_000
 # Short periods so that a few hundred candles carry many signals for every strategy.
 SHORT = {"SMA_SHORT": 3, "SMA_LONG": 8, "RSI_PERIOD": 5, "MA_FAST": 3, "MA_SLOW": 8,
-         "MACD_FAST": 3, "MACD_SLOW": 8, "MACD_SIGNAL": 4}
+         "MACD_FAST": 3, "MACD_SLOW": 8, "MACD_SIGNAL": 4, "SUPERTREND_ATR": 5,
+         "BB_LENGTH": 8, "KC_LENGTH": 8, "KC_ATR": 5, "CHANNEL_LENGTH": 8}
 
 
 def short_params(strategy):
@@ -33,12 +34,12 @@ def short_params(strategy):
 @pytest.fixture(scope="module")
 def candles():
     frame = synthetic_candles(700, seed=9)
-    # 2-decimal prices like an exchange's up to row 350, then float noise (17-digit reprs,
+    # 2-decimal prices like an exchange's up to row 400, then float noise (17-digit reprs,
     # which pandas reads differently from float() in about one case in five), and a flat
     # stretch for exact SMA ties.
     prices = ["open", "high", "low", "close"]
     frame[prices] = frame[prices].round(2)
-    frame.loc[351:, prices] = frame.loc[351:, prices] * (1 + 1e-7)
+    frame.loc[401:, prices] = frame.loc[401:, prices] * (1 + 1e-7)
     frame.loc[300:330, ["open", "high", "low", "close"]] = frame.loc[300, "close"]
     return frame
 
@@ -50,14 +51,25 @@ def file_signals(path, strategy, params):
     return dict(zip(stored["timestamp"].tolist(), signal.tolist(), strict=True))
 
 
-def follow(engine, path, candles, start, stop, batch=1):
-    """Append candles[start:stop] a few at a time, asking the engine after each append."""
+def follow(engine, path, candles, start, stop, batch=1, rows=None):
+    """Append candles[start:stop] a few at a time, asking the engine after each append
+    (for its whole output row too when ``rows`` is a dict)."""
     got = {}
     for i in range(start, stop, batch):
         append_candles(path, candles.iloc[i:min(i + batch, stop)])
         ts = int(candles["timestamp"].iat[min(i + batch, stop) - 1])
         got[ts] = engine.signal_at(ts)
+        if rows is not None:
+            rows[ts] = engine.output_at(ts).iloc[0]
     return got
+
+
+def file_outputs(path, strategy, params):
+    """The whole output frame of ``signals`` over the file, indexed by timestamp."""
+    stored = read_candles(path)
+    output = strategy.compute(stored, params)
+    output.index = stored["timestamp"].to_numpy()
+    return output
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
@@ -65,26 +77,39 @@ def test_every_registered_strategy_signals_exactly_what_signals_gives_over_the_f
         tmp_path, candles, name):
     """
     Given a stored candle file of 200 candles and a registered strategy (short periods)
-    When 200 more candles are appended one or three at a time, the engine asked for the
+    When 160 more candles are appended one or four at a time, the engine asked for the
      last one's signal after each append, and halfway the engine is replaced by one resumed
      from its JSON checkpoint (a restart)
-    Then every answer equals the signal `signals` computes for that candle over the final
-     file, signals did fire, and the resumed engine did not rebuild
+    Then every answer (signal, and a stop-entry strategy's orders) equals what `signals`
+     computes for that candle over the final file, signals or orders did fire, and a
+     resumed incremental engine did not rebuild
     """
     strategy = STRATEGIES[name]
     params = short_params(strategy)
     path = tmp_path / "historical_data.csv"
     append_candles(path, candles.iloc[:200])
     engine = SignalEngine(strategy, params, path)
+    rows = {}
     got = {int(candles["timestamp"].iat[199]): engine.signal_at(int(candles["timestamp"].iat[199]))}
-    got.update(follow(engine, path, candles, 200, 270))
+    got.update(follow(engine, path, candles, 200, 240, rows=rows))
     saved = json.loads(json.dumps(engine.checkpoint()))
     resumed = SignalEngine(strategy, params, path)
     assert resumed.restore(saved) is None or resumed.exact_mode == "recompute"
-    got.update(follow(resumed, path, candles, 270, 400, batch=3))
+    got.update(follow(resumed, path, candles, 240, 360, batch=4, rows=rows))
     truth = file_signals(path, strategy, params)
     assert got == {ts: truth[ts] for ts in got}
-    assert sum(1 for s in got.values() if s) >= 5
+    outputs = file_outputs(path, strategy, params)
+    acting = sum(1 for s in got.values() if s)
+    for ts, row in rows.items():  # a stop-entry strategy's orders are its output too
+        expected = outputs.loc[ts, row.index]
+        assert all(a == b or (a != a and b != b) for a, b in zip(row, expected, strict=True)), (
+            ts, row.to_dict(), expected.to_dict())
+        acting += bool(row.get("long_entry", False) or row.get("short_entry", False))
+    if getattr(strategy, "inputs", "close") == "close":
+        assert acting >= 5
+    else:  # OHLC strategies may trade rarely on 200 candles: their levels were compared
+        levels = pd.DataFrame(rows.values()).drop(columns="signal").select_dtypes("float")
+        assert acting >= 1 or np.isfinite(levels.to_numpy()).any()
     if resumed.exact_mode == "incremental":
         assert resumed.rebuilds == 0 and resumed.resumed
 
@@ -220,13 +245,13 @@ def test_chunks_parse_like_read_candles_and_odd_chunks_are_refused(tmp_path, can
      give None (the engine then rebuilds through read_candles itself)
     """
     header = b"timestamp,open,high,low,close,volume\n"
-    for rows in (slice(0, 300), slice(360, 700)):
+    for rows in (slice(0, 300), slice(420, 700)):
         path = tmp_path / f"c{rows.start}.csv"
         append_candles(path, candles.iloc[rows])
         body = path.read_bytes()[len(header):]
         pd.testing.assert_frame_equal(parse_rows(header, body), read_candles(path),
                                       check_exact=True)
-    noisy = candles.iloc[360:700]["close"].to_numpy()
+    noisy = candles.iloc[420:700]["close"].to_numpy()
     assert (read_candles(path)["close"].to_numpy() != noisy).any()  # the case that matters
     assert parse_rows(header, b"2024-01-01T00:00:00Z,1,2,0.5,1,3\n") is None
     assert parse_rows(b"timestamp,open,high,low,close\n", b"1,1,2,0.5,1\n") is None
