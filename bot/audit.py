@@ -13,7 +13,7 @@ Every row of ``historical_trades.csv`` is checked against what the bot should ha
 
 The state file's run record (``bot.signal_engine.RunRecord``) says which candles the bot acted
 on and with which strategy, parameters and stop-loss / take-profit. Each finding is matched,
-explained (with the reason) or unexplained. See docs/decisions/0112-audit.md.
+explained (with the reason) or unexplained. See docs/decisions/0111-audit.md.
 """
 
 from __future__ import annotations

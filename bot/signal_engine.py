@@ -113,11 +113,14 @@ def _plain_float(token: bytes) -> float | None:
     return float(token)
 
 
-def _fast_rows(header: bytes, body: bytes) -> pd.DataFrame | None:
-    """``parse_rows`` for the bot's own plain rows without pandas' parser (None: not plain)."""
+Row = tuple[int, float, float, float, float, float]
+
+
+def _fast_rows(header: bytes, body: bytes) -> list[Row] | None:
+    """``parse_rows`` for the bot's own plain rows without pandas (None: not plain)."""
     if header.rstrip(b"\r\n") != b",".join(c.encode() for c in CANDLE_COLUMNS):
         return None
-    rows: list[tuple[int, float, float, float, float, float]] = []
+    rows: list[Row] = []
     previous = None
     for line in body.split(b"\n"):
         if not line:
@@ -136,11 +139,17 @@ def _fast_rows(header: bytes, body: bytes) -> pd.DataFrame | None:
             return None
         previous = ts
         rows.append((ts, op, hi, lo, cl, vol))
-    if not rows:
-        return None
+    return rows or None
+
+
+def _frame_of(rows: list[Row]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=CANDLE_COLUMNS)
     frame["timestamp"] = frame["timestamp"].astype("int64")
     return frame
+
+
+def _rows_of(frame: pd.DataFrame) -> list[Row]:
+    return list(frame[CANDLE_COLUMNS].itertuples(index=False, name=None))
 
 
 def parse_rows(header: bytes, body: bytes) -> pd.DataFrame | None:
@@ -153,7 +162,12 @@ def parse_rows(header: bytes, body: bytes) -> pd.DataFrame | None:
     """
     fast = _fast_rows(header, body)
     if fast is not None:
-        return fast
+        return _frame_of(fast)
+    return _pandas_rows(header, body)
+
+
+def _pandas_rows(header: bytes, body: bytes) -> pd.DataFrame | None:
+    """``parse_rows`` through pandas' C parser, as ``read_candles`` reads the file."""
     try:
         raw = pd.read_csv(io.BytesIO(header + body), usecols=lambda c: c in CANDLE_COLUMNS,
                           engine="c")
@@ -286,25 +300,27 @@ class SignalEngine:
         with self.path.open("rb") as handle:
             handle.seek(self.offset)
             body = handle.read(size - self.offset)
-        new = parse_rows(self.header, body)
-        if new is None or (self.last_ts is not None
-                           and int(new["timestamp"].iat[0]) <= self.last_ts):
+        new = _fast_rows(self.header, body)
+        if new is None:
+            parsed = _pandas_rows(self.header, body)
+            new = None if parsed is None or parsed.empty else _rows_of(parsed)
+        if new is None or (self.last_ts is not None and new[0][0] <= self.last_ts):
             return self.rebuild("unexpected rows in the candle file")
         pairs = self._feed(new)
         self.offset = size
         self.rows += len(new)
-        self.last_ts = int(new["timestamp"].iat[-1])
+        self.last_ts = int(new[-1][0])
         self.last_line = body[body.rfind(b"\n", 0, len(body) - 1) + 1:]
         return pairs
 
-    def _feed(self, new: pd.DataFrame) -> list[tuple[int, int]]:
-        stamps = new["timestamp"].tolist()
+    def _feed(self, new: list[Row]) -> list[tuple[int, int]]:
+        stamps = [int(row[0]) for row in new]
         if self.incremental is not None:
             update = self.incremental.update
-            signals = [update(c) for c in new["close"].tolist()]
+            signals = [update(float(row[4])) for row in new]
         else:
             assert self.frame is not None
-            self.frame = pd.concat([self.frame, new], ignore_index=True)
+            self.frame = pd.concat([self.frame, _frame_of(new)], ignore_index=True)
             signals = self._compute(self.frame)[-len(new):].tolist()
         pairs = list(zip(stamps, (int(s) for s in signals), strict=True))
         self._remember(pairs)
