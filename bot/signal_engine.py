@@ -36,6 +36,7 @@ import pandas as pd
 
 from core.candles import CANDLE_COLUMNS, candle_problem
 from storage.candles import read_candles
+from storage.trades import format_utc
 from strategies.incremental import IncrementalStrategy, incremental_for
 
 log = logging.getLogger("paperbot")
@@ -212,6 +213,7 @@ class SignalEngine:
         self.recent: OrderedDict[int, int] = OrderedDict()
         self.rebuilds = 0
         self.resumed = False
+        self.rebuild_reason = "first build"
 
     @property
     def exact_mode(self) -> str:
@@ -242,6 +244,7 @@ class SignalEngine:
         """Resume from a saved checkpoint; None when it fits, else why it was not used."""
         why = self._restore(saved)
         if why is not None:
+            self.rebuild_reason = why
             self.offset = None
             self.incremental = incremental_for(self.strategy.name, self.params)
         else:
@@ -289,7 +292,7 @@ class SignalEngine:
         only the last row's pair.
         """
         if self.offset is None:
-            return self.rebuild("first build")
+            return self.rebuild(self.rebuild_reason)
         size = _complete_size(self.path) if self.path.is_file() else 0
         if size < self.offset:
             return self.rebuild("the candle file became shorter")
@@ -447,7 +450,7 @@ class LiveSignals:
         why = engine.restore(extra.get(CHECKPOINT_KEY))
         if why is None:
             log.info("Signals: %s resumed from the checkpoint at candle %s (%d stored rows)",
-                     strategy.name, engine.last_ts, engine.rows)
+                     strategy.name, format_utc(engine.last_ts or 0), engine.rows)
         elif engine.exact_mode == "recompute":
             log.info("Signals: %s has no incremental form; recomputed over the whole candle"
                      " file every candle", strategy.name)

@@ -42,6 +42,7 @@ def test_the_restarted_bot_resumed_from_its_checkpoint_then_rebuilt_after_the_ou
 
     run = restart_run()
     assert run.log.count("Signals: rsi rebuilt from") == 2
+    assert run.log.count("stored candles (no checkpoint)") == 2
     assert run.log.count("Signals: rsi resumed from the checkpoint") == 1
     stored = read_candles(run.settings.candles_csv)
     assert stored["timestamp"].is_unique
