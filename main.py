@@ -12,6 +12,9 @@ import argparse
 import importlib
 import importlib.util
 import sys
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent
 
 # name -> module; "bot" is what runs when no command is given.
 COMMANDS: dict[str, str] = {
@@ -28,6 +31,22 @@ COMMANDS: dict[str, str] = {
     "optimize": "commands.optimize",
     "audit": "commands.audit",
 }
+
+
+def is_dependency(module: str | None) -> bool:
+    """True when ``module`` is an installed-package import, not one of the project's own."""
+    if not module:
+        return False
+    top = module.split(".")[0]
+    return not (PROJECT_DIR / top).is_dir() and not (PROJECT_DIR / f"{top}.py").is_file()
+
+
+def missing_dependency_line(module: str) -> str:
+    """One line for a run by an interpreter that lacks the project's packages."""
+    return (f"main.py: the package '{module.split('.')[0]}' is not installed for"
+            f" {sys.executable}; run with the project's virtual environment: .venv/bin/python"
+            " main.py ... (or 'source .venv/bin/activate' first; to create it: python3 -m venv"
+            " .venv && .venv/bin/pip install -r requirements.txt)")
 
 
 def available_commands() -> dict[str, str]:
@@ -54,7 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in ("-h", "--help") and len(argv) == 1:
         print("usage: main.py [COMMAND] [options]\n\ncommands:")
         for name in commands:
-            module = importlib.import_module(commands[name])
+            try:
+                module = importlib.import_module(commands[name])
+            except ModuleNotFoundError as exc:
+                if not is_dependency(exc.name):
+                    raise
+                print(missing_dependency_line(exc.name or "?"), file=sys.stderr)
+                return 2
             print(f"  {name:<10} {module.HELP}")
         print("\nWithout a command the bot runs. 'main.py COMMAND --help' shows its options.")
         return 0
@@ -66,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(commands[name])
         args = build_parser(name, module).parse_args(argv)
         return int(module.run(args) or 0)
+    except ModuleNotFoundError as exc:
+        if not is_dependency(exc.name):
+            raise
+        print(missing_dependency_line(exc.name or "?"), file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         # Before the bot installs its signal handlers (start-up) Ctrl+C lands here.
         print(f"main.py: interrupted by Ctrl+C while starting '{name}'; nothing was traded."

@@ -101,6 +101,9 @@ class Trades:
     seen_high: np.ndarray  # float64
     seen_low: np.ndarray  # float64
     qty: np.ndarray | None = None  # float64 contracts per trade; None: FillRules.qty each
+    # Highest / lowest price of the entry bar from the entry fill on (backtest.orders).
+    entry_high: np.ndarray | None = None
+    entry_low: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.direction.size)

@@ -61,8 +61,19 @@ def build_ledger(trades: Trades, high: np.ndarray, low: np.ndarray, rules: FillR
     # Bars held over a whole bar: entry bar up to (not incl.) the exit bar; an open trade holds
     # through the last bar. The exit bar adds only what its path met before the fill.
     full_end = np.where(is_open, trades.exit_bar + 1, trades.exit_bar)
-    hi = _segment_extreme(high, trades.entry_bar, full_end, np.maximum, -np.inf)
-    lo = _segment_extreme(low, trades.entry_bar, full_end, np.minimum, np.inf)
+    if trades.entry_high is None or trades.entry_low is None:
+        hi = _segment_extreme(high, trades.entry_bar, full_end, np.maximum, -np.inf)
+        lo = _segment_extreme(low, trades.entry_bar, full_end, np.minimum, np.inf)
+    else:
+        # An entry filled inside its bar (a stop) holds that bar only from the fill on: the
+        # path's rest after it, not the bar's whole range, counts there.
+        after = np.minimum(trades.entry_bar + 1, np.maximum(full_end, trades.entry_bar))
+        rest = np.maximum(full_end, after)
+        hi = _segment_extreme(high, after, rest, np.maximum, -np.inf)
+        lo = _segment_extreme(low, after, rest, np.minimum, np.inf)
+        held = full_end > trades.entry_bar
+        hi = np.where(held, np.fmax(hi, trades.entry_high), hi)
+        lo = np.where(held, np.fmin(lo, trades.entry_low), lo)
     hi = np.fmax(np.fmax(hi, trades.seen_high), trades.exit_price)
     lo = np.fmin(np.fmin(lo, trades.seen_low), trades.exit_price)
     best = np.where(d > 0, hi - trades.entry_price, trades.entry_price - lo) * qty

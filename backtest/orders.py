@@ -84,14 +84,24 @@ class OrderRules:
                                 " above 0 and at most 100")
 
 
-def round_stop(level: float, side: int, mintick: float) -> float:
-    """A stop level on the tick grid: buy stops rounded up, sell stops down (NaN stays NaN)."""
+def ticks_per_unit(mintick: float) -> int:
+    """The whole number of ticks in one price unit (100 for 0.01), or 0 when not whole."""
+    per_unit = round(1.0 / mintick)
+    return per_unit if per_unit >= 1 and abs(per_unit * mintick - 1.0) < 1e-12 else 0
+
+
+def round_stop(level: float, side: int, mintick: float, per_unit: int | None = None) -> float:
+    """A stop level on the tick grid: buy stops rounded up, sell stops down (NaN stays NaN).
+
+    ``per_unit`` is ``ticks_per_unit(mintick)`` when the caller has it at hand.
+    """
     if math.isnan(level):
         return level
     ticks = level / mintick
     whole = math.ceil(ticks - _TICK_SNAP) if side > 0 else math.floor(ticks + _TICK_SNAP)
-    per_unit = round(1.0 / mintick)
-    if per_unit >= 1 and abs(per_unit * mintick - 1.0) < 1e-12:
+    if per_unit is None:
+        per_unit = ticks_per_unit(mintick)
+    if per_unit:
         # Dividing by the integer ticks-per-unit gives the same double as the decimal price
         # parsed from a file (0.97961), so a level equals a candle price it touches.
         return whole / per_unit
@@ -134,17 +144,16 @@ class _Book:
         self.long_only = rules.mode == "long-only"
         self.capital = capital
         self.pos = 0.0  # signed contracts
+        self.direction = 0  # sign of pos
+        self.per_unit = ticks_per_unit(orules.mintick)
         self.entry_price = 0.0
         self.entry_bar = 0
+        self.entry_range = (0.0, 0.0)  # the entry bar's high / low from the fill on
         self.closed = 0.0  # closed net P&L
         self.entries: dict[int, _Order] = {}  # by side: one order per entry id
         self.exits: list[_Order] = []
         self.seq = 0
         self.rows: list[tuple] = []
-
-    @property
-    def direction(self) -> int:
-        return (self.pos > 0) - (self.pos < 0)
 
     def equity(self, price: float) -> float:
         """Capital + closed net P&L + open P&L at ``price`` (less the entry commission)."""
@@ -164,14 +173,14 @@ class _Book:
     # --- script side -------------------------------------------------------------------
     def place(self, side: int, level: float, close: float) -> None:
         """``strategy.entry`` on the side's id (replaces its pending order)."""
+        market = level != level  # NaN: stop = na
+        if not market and self.direction == side:
+            return  # pyramiding 1: a stop is not placed; a pending one stays
         size = self.size_at(close)
         if size <= 0:
             return
-        market = math.isnan(level)
         if not market:
-            level = round_stop(level, side, self.orules.mintick)
-            if self.direction == side:
-                return  # pyramiding 1: not placed; a pending one stays
+            level = round_stop(level, side, self.orules.mintick, self.per_unit)
             if self.direction == -side and not (self.long_only and side < 0):
                 size += abs(self.pos)  # the flip is fixed when a stop is placed
         self.seq += 1
@@ -189,12 +198,17 @@ class _Book:
         fee = self.rules.commission * qty * (self.entry_price + price)
         self.closed += d * qty * (price - self.entry_price) - fee
         self.rows.append((d, self.entry_bar, self.entry_price, bar, price, reason, seen[0],
-                          seen[1], qty))
+                          seen[1], qty, *self.entry_range))
         self.pos = 0.0
+        self.direction = 0
         self.exits = []
 
-    def open_position(self, side: int, qty: float, bar: int, price: float) -> None:
+    def open_position(self, side: int, qty: float, bar: int, price: float,
+                      rest: tuple[float, float]) -> None:
+        """Hold ``qty`` on ``side`` from ``price``; ``rest``: the bar's high/low after it."""
+        self.entry_range = rest
         self.pos = side * qty
+        self.direction = side
         self.entry_price = price
         self.entry_bar = bar
         self.exits = []
@@ -209,9 +223,12 @@ class _Book:
             self.seq += 1
             self.exits.append(_Order(-side, target, qty, self.seq, TAKE_PROFIT))
 
-    def fill_entry(self, order: _Order, bar: int, price: float, seen: tuple[float, float]
-                   ) -> None:
-        """Fill an entry at ``price`` (already slipped): close, reverse or open."""
+    def fill_entry(self, order: _Order, bar: int, price: float, seen: tuple[float, float],
+                   rest: tuple[float, float]) -> None:
+        """Fill an entry at ``price`` (already slipped): close, reverse or open.
+
+        ``seen`` are the bar's extremes up to the fill, ``rest`` those from it to the close.
+        """
         side = order.side
         self.entries.pop(side, None)
         if self.orules.oca:
@@ -229,7 +246,7 @@ class _Book:
             self.close_position(bar, price, SIGNAL, seen)
             qty = qty if math.isnan(order.level) else qty - held
         if qty > 1e-12:
-            self.open_position(side, qty, bar, price)
+            self.open_position(side, qty, bar, price, rest)
 
 
 def _fraction(path: tuple[float, float, float, float], leg: int, price: float) -> float:
@@ -262,14 +279,27 @@ def _seen(path: tuple[float, float, float, float], leg: int, price: float) -> tu
     return max(points), min(points)
 
 
+def _rest(path: tuple[float, float, float, float], leg: int, price: float) -> tuple[float, float]:
+    """Highest and lowest prices the path meets from ``price`` on ``leg`` to the close."""
+    points = (price,) + path[max(leg, 0) + 1:]
+    return max(points), min(points)
+
+
 def _fill_bar(book: _Book, bar: int, o: float, h: float, lo: float, c: float) -> None:
     """Market orders at the open, then stops and exits along the intrabar path."""
     slip = book.rules.slippage
-    markets = sorted((x for x in book.entries.values() if math.isnan(x.level)),
-                     key=lambda x: x.seq)
+    markets = [x for x in book.entries.values() if x.level != x.level]
+    if not markets:
+        for x in (*book.exits, *book.entries.values()):
+            if (h >= x.level) if x.rises else (lo <= x.level):
+                break
+        else:
+            return  # no level inside the bar's range: nothing can fill (the usual bar)
+    elif len(markets) > 1:
+        markets.sort(key=lambda x: x.seq)
     for order in markets:
         if book.entries.get(order.side) is order:
-            book.fill_entry(order, bar, o * (1.0 + order.side * slip), (o, o))
+            book.fill_entry(order, bar, o * (1.0 + order.side * slip), (o, o), (h, lo))
     path = (o, h, lo, c) if (h - o) < (o - lo) else (o, lo, h, c)
     leg, price_now = -1, o
     while True:
@@ -290,7 +320,8 @@ def _fill_bar(book: _Book, bar: int, o: float, h: float, lo: float, c: float) ->
         price_now = price
         seen = _seen(path, leg, price)
         if order.kind == SIGNAL:
-            book.fill_entry(order, bar, price * (1.0 + order.side * slip), seen)
+            book.fill_entry(order, bar, price * (1.0 + order.side * slip), seen,
+                            _rest(path, leg, price))
         else:
             slipped = price * (1.0 + order.side * slip) if order.kind == STOP_LOSS else price
             book.close_position(bar, slipped, order.kind, seen)
@@ -347,14 +378,14 @@ def simulate_orders(
     if book.pos:
         d = book.direction
         book.rows.append((d, book.entry_bar, book.entry_price, n - 1, c[n - 1], END, np.nan,
-                          np.nan, abs(book.pos)))
+                          np.nan, abs(book.pos), *book.entry_range))
     if progress is not None:
         progress(1.0)
     return _to_trades(book.rows)
 
 
 def _to_trades(rows: list[tuple]) -> Trades:
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 9
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 11
     return Trades(
         direction=np.array(cols[0], dtype=np.int8),
         entry_bar=np.array(cols[1], dtype=np.int64),
@@ -365,4 +396,6 @@ def _to_trades(rows: list[tuple]) -> Trades:
         seen_high=np.array(cols[6], dtype=np.float64),
         seen_low=np.array(cols[7], dtype=np.float64),
         qty=np.array(cols[8], dtype=np.float64),
+        entry_high=np.array(cols[9], dtype=np.float64),
+        entry_low=np.array(cols[10], dtype=np.float64),
     )

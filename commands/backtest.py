@@ -75,8 +75,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the backtest command."""
     add_fill_arguments(parser)
     add_rule_arguments(parser)
-    parser.add_argument("--out", type=Path, default=Path("reports/backtest"),
-                        help="folder for report.json and trades.csv (default reports/backtest)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder for report.json and trades.csv (default: reports/backtest in"
+                             " the project folder, like the bot's data/ and logs/; a path given"
+                             " here is relative to the current folder)")
     parser.add_argument("--plot", type=Path, default=None, metavar="PNG",
                         help="also draw price, trades, equity and drawdown to this PNG")
     parser.add_argument("--html", type=Path, default=None, metavar="FILE",
@@ -147,6 +149,10 @@ def fill_rules(args: argparse.Namespace, settings):
 
 def run(args: argparse.Namespace) -> int:
     """Run the backtest, print the report, write report.json / trades.csv (and the chart)."""
+    if args.out is None:
+        from config.settings import PROJECT_DIR
+
+        args.out = PROJECT_DIR / "reports" / "backtest"
     from backtest.data import load_candles
     from backtest.engine import BacktestError
     from backtest.progress import ProgressBar

@@ -314,17 +314,10 @@ def _download(args: argparse.Namespace, settings, symbol: str, timeframe: str, s
 
 
 def lock_for_output(out: Path, data_dir: Path):
-    """The data-folder lock when ``out`` is in a bot's data folder (taken), else None.
+    """The data-folder lock when ``out`` is in a bot's data folder (taken), else None."""
+    from storage.lock import lock_if_bot_folder
 
-    A bot's data folder is ``DATA_DIR`` or any folder a bot has locked before (it holds the
-    lock file): appending there while a bot appends too would interleave rows.
-    """
-    from storage.lock import DataDirLock, lock_path
-
-    folder = Path(out).resolve().parent
-    if folder != Path(data_dir).resolve() and not lock_path(folder).exists():
-        return None
-    return DataDirLock(folder).acquire()
+    return lock_if_bot_folder(out, data_dir)
 
 
 def _download_unlocked(args: argparse.Namespace, settings, symbol: str, timeframe: str,

@@ -48,11 +48,22 @@ def run(args: argparse.Namespace) -> int:
     note = stderr_note("import")
     for line in source.notes:
         note(line)
+    from storage.lock import DataDirLocked, DataDirLockError, lock_if_bot_folder
+
+    try:
+        # Replacing a candle file a running bot appends to would lose its rows.
+        lock = lock_if_bot_folder(args.out)
+    except (DataDirLocked, DataDirLockError) as exc:
+        print(f"import: {exc}", file=sys.stderr)
+        return 2
     try:
         write_atomic(args.out, candle_csv_bytes(frame), mode=0o644)
     except OSError as exc:
         print(f"import: cannot write {args.out} ({exc.strerror})", file=sys.stderr)
         return 2
+    finally:
+        if lock is not None:
+            lock.release()
     first, last = (frame["timestamp"].iloc[i] for i in (0, -1))
     import pandas as pd
 

@@ -23,9 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                         help="strategy parameter over the STRATEGY_PARAMS settings, repeatable"
                              " (e.g. --param RSI_PERIOD=21)")
-    parser.add_argument("--out", type=Path, default=Path("reports/signals.csv"),
+    parser.add_argument("--out", type=Path, default=None,
                         help="CSV to write: timestamp, close, indicator columns, signal"
-                             " (default reports/signals.csv)")
+                             " (default: reports/signals.csv in the project folder)")
     from backtest.time_range import add_range_arguments
 
     add_range_arguments(parser)
@@ -51,6 +51,10 @@ def _settings_defaults() -> tuple[str | None, dict, Path | None]:
 
 def run(args: argparse.Namespace) -> int:
     """Compute the signals, write the CSV, print a one-line summary; 2 on any bad input."""
+    if args.out is None:
+        from config.settings import PROJECT_DIR
+
+        args.out = PROJECT_DIR / "reports" / "signals.csv"
     from backtest.time_range import TimeRange, TimeRangeError, with_warmup
     from storage.candle_formats import read_any, stderr_note
     from storage.candles import CandleFileError
@@ -86,8 +90,13 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"cannot write {args.out} ({exc.strerror})")
     signal = result["signal"]
+    stops = ""
+    if "long_entry" in result.columns:
+        armed = [int((result[f"{side}_entry"] & result[f"{side}_stop"].notna()).sum())
+                 for side in ("long", "short")]
+        stops = f", {armed[0]} buy stops, {armed[1]} sell stops armed"
     print(
         f"signals: {strategy.name} on {len(result)} bars (warm-up {strategy.warmup(params)}):"
-        f" {int((signal == 1).sum())} BUY, {int((signal == -1).sum())} SELL -> {args.out}"
+        f" {int((signal == 1).sum())} BUY, {int((signal == -1).sum())} SELL{stops} -> {args.out}"
     )
     return 0

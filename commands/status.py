@@ -58,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
         except SettingsError as exc:
             print(f"main.py status: {exc}", file=sys.stderr)
             return 2
+    if not Path(data_dir).is_dir():
+        print(f"no bot data folder at {data_dir}: not running (set --data-dir or DATA_DIR)")
+        return 1
     status = instance_status(data_dir, ask_price=not args.no_price)
     print(json.dumps(status, indent=1) if args.json else format_instance(status))
     return int(status["code"])

@@ -48,7 +48,7 @@ def apply_orders(
         if not orders.get(f"{key}_entry"):
             continue
         level = orders.get(f"{key}_stop")
-        if level is None or (isinstance(level, float) and math.isnan(level)):
+        if not isinstance(level, int | float) or math.isnan(level):
             stops.pop(side, None)  # a market order under the same id replaces the stop
             signal = 1 if side == "buy" else -1
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
@@ -20,6 +21,10 @@ class JournalSummary:
     max_drawdown: float = 0.0
     open_position: bool = False
     exit_reasons: dict[str, int] = field(default_factory=dict)
+    open_entry_price: float | None = None
+    open_quantity: float | None = None
+    open_since_ms: int | None = None
+    base_asset: str = "BTC"
 
     @property
     def win_rate(self) -> float:
@@ -55,7 +60,58 @@ def summarize(trades: pd.DataFrame) -> JournalSummary:
     summary.exit_reasons = {str(k): int(v) for k, v in reasons.value_counts().items()}
     last_side = str(trades["side"].iloc[-1]).lower()
     summary.open_position = last_side == "buy"
+    if summary.open_position:
+        last = trades.iloc[-1]
+        base = str(last.get("symbol") or "BTC/USDT").split("/")[0].upper()
+        fee = float(last["fee"]) if pd.notna(last.get("fee")) else 0.0
+        held = float(last["quantity"]) - (fee if not bool(in_quote.iloc[-1]) else 0.0)
+        summary.open_entry_price = float(price.iloc[-1])
+        summary.open_quantity = held
+        stamp = last["timestamp"]
+        summary.open_since_ms = int(stamp.value // 1_000_000) if isinstance(
+            stamp, pd.Timestamp) else int(stamp)
+        summary.base_asset = base
     return summary
+
+
+def last_stored_close(path: Path) -> tuple[int, float] | None:
+    """(open time, close) of a candle CSV's last complete row, read from its end; or None."""
+    try:
+        with Path(path).open("rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(0, size - 4096))
+            lines = handle.read().split(b"\n")[:-1]
+    except OSError:
+        return None
+    for line in reversed(lines):
+        fields = line.decode("utf-8", "replace").strip().split(",")
+        if len(fields) >= 5 and fields[0].isdigit():
+            try:
+                return int(fields[0]), float(fields[4])
+            except ValueError:
+                return None
+    return None
+
+
+def _utc(ms: int) -> str:
+    return pd.Timestamp(int(ms), unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
+
+
+def open_position_line(summary: JournalSummary, mark: tuple[int, float] | None,
+                       quote: str = "USDT") -> str | None:
+    """The open position's entry, size and unrealised PnL at ``mark`` (time, close)."""
+    if not summary.open_position or summary.open_entry_price is None:
+        return None
+    qty, entry = summary.open_quantity or 0.0, summary.open_entry_price
+    line = (f"Open position: {qty:g} {summary.base_asset} bought at {entry:,.2f} {quote}"
+            f" ({_utc(summary.open_since_ms or 0)})")
+    if mark is None:
+        return line + "; no stored candle to mark it to"
+    at_ms, close = mark
+    pnl = (close - entry) * qty
+    return (line + f"; unrealised PnL {pnl:+.4f} {quote} at the last stored close"
+            f" {close:,.2f} ({_utc(at_ms)}), before the exit fee")
 
 
 def format_summary(summary: JournalSummary, quote: str = "USDT") -> str:

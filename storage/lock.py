@@ -160,3 +160,18 @@ class DataDirLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def lock_if_bot_folder(out: Path, data_dir: Path | None = None) -> DataDirLock | None:
+    """The lock of the folder ``out`` is written into, taken, when a bot uses that folder.
+
+    A bot's folder is ``data_dir`` (DATA_DIR) or any folder holding the lock file (every bot
+    that ever ran there left it). Writing a candle file there while a bot appends to it
+    would interleave rows, so the writer takes the lock (DataDirLocked if a bot holds it).
+    None for an unrelated folder, which is left without a lock file.
+    """
+    folder = Path(out).resolve().parent
+    ours = data_dir is not None and folder == Path(data_dir).resolve()
+    if not ours and not lock_path(folder).exists():
+        return None
+    return DataDirLock(folder).acquire()

@@ -44,7 +44,7 @@ def supertrend_strategy(bars: Bars, p: Params) -> Columns:
     """Supertrend Strategy: long when the direction turns down-to-up (change < 0), short when
     it turns up-to-down (change > 0). Market orders."""
     line, direction = supertrend(bars.high, bars.low, bars.close, p["SUPERTREND_FACTOR"],
-                                 p["SUPERTREND_ATR"])
+                                 int(p["SUPERTREND_ATR"]))
     turn = change(direction)
     signal = to_signal(_less(turn, np.zeros(1)), _greater(turn, np.zeros(1)))
     return {"supertrend": line, "direction": direction, "signal": signal}
@@ -52,14 +52,14 @@ def supertrend_strategy(bars: Bars, p: Params) -> Columns:
 
 def supertrend_warmup(p: Params) -> int:
     """The ATR starts on bar n-1 (the line one bar later for n = 1); a turn needs one more."""
-    return max(p["SUPERTREND_ATR"], 2) + 1
+    return int(max(p["SUPERTREND_ATR"], 2)) + 1
 
 
 def bollinger_strategy(bars: Bars, p: Params) -> Columns:
     """Bollinger Bands Strategy: on a close crossing over the lower band a buy stop at the
     lower band, else cancel it; on a close crossing under the upper band a sell stop at the
     upper band, else cancel it; both in one OCA cancel group."""
-    basis, upper, lower = bb(bars.close, p["BB_LENGTH"], p["BB_MULT"])
+    basis, upper, lower = bb(bars.close, int(p["BB_LENGTH"]), p["BB_MULT"])
     buy = crossover(bars.close, lower)
     sell = crossunder(bars.close, upper)
     columns = stop_entry_columns(buy, lower, ~buy, sell, upper, ~sell)
@@ -68,7 +68,7 @@ def bollinger_strategy(bars: Bars, p: Params) -> Columns:
 
 def bollinger_warmup(p: Params) -> int:
     """The bands start on bar n-1; their first cross one bar later."""
-    return p["BB_LENGTH"] + 1
+    return int(p["BB_LENGTH"]) + 1
 
 
 def _carried(flag: np.ndarray, value: np.ndarray) -> np.ndarray:
@@ -84,8 +84,8 @@ def keltner_strategy(bars: Bars, p: Params) -> Columns:
     one tick below the low. Once a side has crossed, its stop is cancelled when the close is
     back beyond the basis or the bar reached the stop."""
     c, h, lo = bars.close, bars.high, bars.low
-    ma = ema(c, p["KC_LENGTH"])
-    width = atr(h, lo, c, p["KC_ATR"])
+    ma = ema(c, int(p["KC_LENGTH"]))
+    width = atr(h, lo, c, int(p["KC_ATR"]))
     upper = ma + width * p["KC_MULT"]
     lower = ma - width * p["KC_MULT"]
     cross_upper = crossover(c, upper)
@@ -102,14 +102,14 @@ def keltner_strategy(bars: Bars, p: Params) -> Columns:
 
 def keltner_warmup(p: Params) -> int:
     """The bands need the EMA and the ATR; their first cross one bar later."""
-    return max(p["KC_LENGTH"], p["KC_ATR"]) + 1
+    return int(max(p["KC_LENGTH"], p["KC_ATR"])) + 1
 
 
 def channel_breakout_strategy(bars: Bars, p: Params) -> Columns:
     """ChannelBreakOutStrategy: every bar a buy stop one tick above the highest high of the
     last n bars (once n earlier closes exist) and a sell stop one tick below the lowest low
     (a market sell while that low is still na, as ``stop = na`` is in Pine)."""
-    n = p["CHANNEL_LENGTH"]
+    n = int(p["CHANNEL_LENGTH"])
     up = highest(bars.high, n)
     down = lowest(bars.low, n)
     size = bars.close.size
@@ -125,7 +125,7 @@ def channel_breakout_strategy(bars: Bars, p: Params) -> Columns:
 
 def channel_breakout_warmup(p: Params) -> int:
     """The long stop is first placed on bar n; it can fill on the next bar."""
-    return p["CHANNEL_LENGTH"] + 1
+    return int(p["CHANNEL_LENGTH"]) + 1
 
 
 def barupdn_strategy(bars: Bars, p: Params) -> Columns:

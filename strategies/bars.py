@@ -32,17 +32,31 @@ def infer_mintick(*series: np.ndarray) -> float:
     EURUSD quotes with 5 decimals give 0.00001, BTC/USDT klines with 2 give 0.01. A price
     that is not a decimal with at most 10 places (float noise aside) gives 1e-10.
     """
-    values = np.concatenate([np.asarray(s, dtype=np.float64).ravel() for s in series])
-    values = values[np.isfinite(values)]
-    if values.size == 0:
+    arrays = [np.asarray(s, dtype=np.float64).ravel() for s in series]
+    chunks = [a[k:k + _CHUNK] for a in arrays for k in range(0, a.size, _CHUNK)]
+    chunks = [c[np.isfinite(c)] for c in chunks]
+    chunks = [c for c in chunks if c.size]
+    if not chunks:
         return 10.0 ** -MAX_DECIMALS
+    # A step that fails on some prices fails on all: try it on a sample first, so the whole
+    # series is scanned (in cache-sized chunks, stopping at the first miss) about once.
+    sample = np.concatenate([c[:: max(1, c.size // 64)] for c in chunks])
     for decimals in range(0, MAX_DECIMALS + 1):
-        scaled = values * 10.0 ** decimals
-        slack = 1e-6 + 1e-12 * np.abs(scaled)
-        if np.all(np.abs(scaled - np.round(scaled)) <= slack):
+        if _whole_multiples(sample, decimals) and all(
+                _whole_multiples(c, decimals) for c in chunks):
             # Largest tick that fits: 10 ** -decimals (a multiple of 10 only for whole prices).
             return 10.0 ** -decimals
     return 10.0 ** -MAX_DECIMALS
+
+
+_CHUNK = 1 << 16
+
+
+def _whole_multiples(values: np.ndarray, decimals: int) -> bool:
+    """True when every value is a whole multiple of 10 ** -decimals, float noise aside."""
+    scaled = values * 10.0 ** decimals
+    slack = 1e-6 + 1e-12 * np.abs(scaled)
+    return bool(np.all(np.abs(scaled - np.round(scaled)) <= slack))
 
 
 def bars_of(frame: pd.DataFrame, mintick: float | None = None) -> Bars:
@@ -59,4 +73,4 @@ def bars_of(frame: pd.DataFrame, mintick: float | None = None) -> Bars:
         mintick = infer_mintick(*arrays)
     elif not (isinstance(mintick, int | float) and np.isfinite(mintick) and mintick > 0):
         raise ValueError(f"mintick {mintick!r} must be a positive price step (e.g. 0.01)")
-    return Bars(*arrays, mintick=float(mintick))
+    return Bars(arrays[0], arrays[1], arrays[2], arrays[3], float(mintick))

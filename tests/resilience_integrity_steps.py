@@ -15,7 +15,6 @@ import time
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from storage.lock import lock_holder
 from storage.trades import load_rows
 from tests.main_subprocess import child_env, error_lines, project_copy, run_main
 from tests.resilience_helpers import advance, candle_problems
@@ -30,6 +29,8 @@ def _bot_args(world) -> list[str]:
 
 @given("a bot process running on a data folder")
 def first_bot(world):
+    from storage.lock import lock_holder
+
     project = project_copy(world["dir"])
     world["project"] = project
     env = child_env(project, {"STRATEGY": "ma2line", "MA_FAST": "2", "MA_SLOW": "4",
@@ -303,7 +304,7 @@ from storage.trades import TradeJournal, load_rows
 from tests.test_trades_journal import _buy, _sell
 
 path = Path(sys.argv[1])
-journal = TradeJournal(path, symbol="BTC/USDT")
+journal = TradeJournal(path)
 journal.append(_buy())
 before = path.read_bytes()
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of being killed

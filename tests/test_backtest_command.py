@@ -204,3 +204,20 @@ def test_progress_bar_on_a_terminal_for_long_runs_only(candle_file, tmp_path, mo
     assert backtest("--data", candle_file, "--out", tmp_path) == 0
     drawn = terminal.getvalue()
     assert "fills" in drawn and "100.0 %" in drawn and drawn.endswith("\r")
+
+
+def test_default_out_is_the_project_folders_reports(candle_file, tmp_path, monkeypatch, capsys):
+    """
+    Given the working directory elsewhere and the project folder pointed at tmp_path/project
+    When backtest runs without --out
+    Then report.json lands in the project folder's reports/backtest, not the current folder
+    """
+    import config.settings as settings_module
+
+    project = tmp_path / "project"
+    monkeypatch.setattr(settings_module, "PROJECT_DIR", project)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert backtest("--data", candle_file) == 0
+    assert (project / "reports" / "backtest" / "report.json").is_file()
+    assert not (tmp_path / "elsewhere" / "reports").exists()

@@ -121,3 +121,35 @@ def test_first_hits_agree_with_the_per_trade_scan_on_overlapping_ranges(count):
     want = [_first_level_bar(1 if long[k] else -1, high, low, int(start[k]), int(limit[k]),
                              float(stop[k]), float(target[k])) for k in range(count)]
     assert got.tolist() == want
+
+
+def _mintick_reference(*series):
+    """infer_mintick as first written: every step checked on every price."""
+    values = np.concatenate([np.asarray(s, dtype=np.float64).ravel() for s in series])
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return 1e-10
+    for decimals in range(0, 11):
+        scaled = values * 10.0 ** decimals
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 + 1e-12 * np.abs(scaled)):
+            return 10.0 ** -decimals
+    return 1e-10
+
+
+@pytest.mark.parametrize("decimals", [0, 2, 5, 12])
+def test_sampled_mintick_equals_checking_every_price(decimals):
+    """
+    Given 300,000 prices with a given number of decimals, one odd price far in, NaNs and
+      an empty series
+    When the price step is inferred
+    Then it equals the step found by checking every price one step after another
+    """
+    from strategies.bars import infer_mintick
+
+    rng = np.random.default_rng(decimals)
+    prices = np.round(rng.uniform(10, 1000, 300_000), decimals)
+    odd = prices.copy()
+    odd[250_001] += 10.0 ** -(decimals + 1)
+    odd[7] = np.nan
+    for series in ((prices,), (odd, prices), (np.array([]),), (np.array([np.nan]),)):
+        assert infer_mintick(*series) == _mintick_reference(*series)

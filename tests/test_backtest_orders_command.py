@@ -82,3 +82,39 @@ def test_bad_broker_options_exit_2_with_one_line(flags, message, candle_file, tm
                         str(candle_file), "--out", str(tmp_path / "x"), *flags])
     err = capsys.readouterr().err.strip()
     assert status == 2 and message in err and len(err.splitlines()) == 1
+
+
+def test_signals_writes_the_order_columns_and_counts_armed_stops(candle_file, tmp_path,
+                                                                  capsys):
+    """
+    Given the candle file
+    When `signals --strategy channel_breakout` runs
+    Then the CSV has the six order columns and the summary counts the armed buy and sell stops
+    """
+    out = tmp_path / "signals.csv"
+    assert main.main(["signals", "--data", str(candle_file), "--strategy", "channel_breakout",
+                      "--out", str(out)]) == 0
+    header = out.read_text().splitlines()[0].split(",")
+    assert {"long_entry", "long_stop", "long_cancel", "short_entry", "short_stop",
+            "short_cancel"} <= set(header)
+    line = capsys.readouterr().out.strip()
+    assert "2995 buy stops, 2996 sell stops armed" in line
+
+
+def test_the_order_broker_benchmark_prints_figures_per_strategy():
+    """
+    Given the order broker benchmark and 3,000 synthetic candles
+    When it runs
+    Then it prints the strategy and broker time and the trade count of each of the five
+    """
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_DIR
+
+    done = subprocess.run([sys.executable, str(PROJECT_DIR / "bench" / "order_broker_speed.py"),
+                           "--candles", "3000"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "3,000 synthetic 1m candles (3,000 candles):"
+    assert len(lines) == 6 and all("broker" in line and "trades" in line for line in lines[1:])

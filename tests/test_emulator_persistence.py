@@ -364,3 +364,17 @@ def test_move_aside_never_clobbers_and_stamps_in_utc(tmp_path):
     stamp = _utc_stamp()
     assert len(stamp) == 16 and stamp[8] == "T" and stamp.endswith("Z")
     assert os.path.basename(first).startswith("s.json.corrupt-")
+
+
+def test_the_persistence_doc_names_the_file_the_bot_writes():
+    """
+    Given the bot's local exchange state file name
+    When docs/readme/emulator-persistence.md is read
+    Then it names data/local_exchange.json and no other state file name
+    """
+    from bot.wiring import LOCAL_STATE_FILE
+    from tests.conftest import PROJECT_DIR
+
+    text = (PROJECT_DIR / "docs" / "readme" / "emulator-persistence.md").read_text()
+    assert f"data/{LOCAL_STATE_FILE}" in text
+    assert "emulator_state.json" not in text

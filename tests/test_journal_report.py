@@ -4,7 +4,13 @@ import pandas as pd
 import pytest
 
 from commands import report as report_command
-from storage.journal_summary import JournalSummary, format_summary, summarize
+from storage.journal_summary import (
+    JournalSummary,
+    format_summary,
+    last_stored_close,
+    open_position_line,
+    summarize,
+)
 from storage.trades import TradeJournal, TradeRow, read_trades
 
 T0 = 1_700_000_000_000
@@ -96,3 +102,46 @@ def test_report_command_without_a_journal_exits_2(tmp_path, capsys):
     report_command.add_arguments(parser)
     assert report_command.run(parser.parse_args(["--trades", str(tmp_path / "x.csv")])) == 2
     assert "run the bot first" in capsys.readouterr().err
+
+
+def test_open_position_is_shown_with_size_entry_and_unrealised_pnl(tmp_path, capsys):
+    """
+    Given a journal ending with a buy of 0.001 BTC at 100,000 (fee 0.000001 BTC) and a candle
+        file whose last close is 101,000
+    When `report` runs
+    Then it prints the held size, entry price and unrealised PnL at that close
+    """
+    path = tmp_path / "historical_trades.csv"
+    journal_three_round_trips(path)
+    (tmp_path / "historical_data.csv").write_text(
+        f"timestamp,open,high,low,close,volume\n{T0 + 60_000},1,101500,1,101000,1\n")
+    parser = __import__("argparse").ArgumentParser()
+    report_command.add_arguments(parser)
+    assert report_command.run(parser.parse_args(["--trades", str(path)])) == 0
+    out = capsys.readouterr().out
+    assert "Open position: 0.000999 BTC bought at 100,000.00 USDT" in out
+    assert "unrealised PnL +0.9990 USDT at the last stored close 101,000.00" in out
+
+
+def test_open_position_line_without_candles_or_position():
+    """
+    Given an open position with no candle to mark it to, and a flat summary
+    When open_position_line is built
+    Then the first says so and the second is None
+    """
+    summary = JournalSummary(orders=1, open_position=True, open_entry_price=10.0,
+                             open_quantity=2.0, open_since_ms=T0)
+    assert open_position_line(summary, None).endswith("no stored candle to mark it to")
+    assert open_position_line(JournalSummary(), (T0, 1.0)) is None
+
+
+def test_last_stored_close_reads_the_tail(tmp_path):
+    """
+    Given a candle CSV with two rows and a partial last line, and a missing file
+    When last_stored_close reads them
+    Then it gives the last complete row's time and close, and None
+    """
+    path = tmp_path / "c.csv"
+    path.write_text("timestamp,open,high,low,close,volume\n1,1,1,1,5,1\n2,1,1,1,6,1\n3,1,1")
+    assert last_stored_close(path) == (2, 6.0)
+    assert last_stored_close(tmp_path / "none.csv") is None

@@ -259,3 +259,33 @@ def test_the_trading_day_starts_at_the_given_local_time():
         with pytest.raises(BacktestError) as caught:
             parse_day_start(bad)
         assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("strategy", ["macd", "supertrend"])
+@pytest.mark.parametrize(("mode", "sl", "tp"), [("long-short", None, None),
+                                               ("long-only", 0.002, 0.004),
+                                               ("long-short", 0.002, 0.004)])
+def test_market_signals_through_the_broker_equal_the_signal_engine(strategy, mode, sl, tp):
+    """
+    Given TradingView's 23,054 EURUSD bars and a market-signal strategy's signals
+    When they run through the signal engine and, as market entries, through the order broker
+        (with and without a 0.2 % stop-loss / 0.4 % take-profit, 0.1 % commission)
+    Then both give the same trades: sides, entry and exit bars, prices and exit reasons
+    """
+    from backtest.data import load_candles
+    from backtest.engine import simulate
+    from strategies.orders import intents
+    from strategies.registry import get_strategy
+    from tests.conftest import require_tv_reference
+
+    candles = load_candles(require_tv_reference("ohlcv.csv"))
+    prices = [candles[k].to_numpy() for k in ("open", "high", "low", "close")]
+    frame = get_strategy(strategy).compute(candles)
+    rules = FillRules(mode=mode, qty=1, commission=0.001, stop_loss=sl, take_profit=tp)
+    engine = simulate(*prices, frame["signal"].to_numpy(), rules)
+    broker = simulate_orders(*prices, intents(frame), rules, OrderRules(mintick=1e-5), 1e6)
+    assert len(engine) == len(broker) > 100
+    for name in ("direction", "entry_bar", "exit_bar", "reason"):
+        assert np.array_equal(getattr(engine, name), getattr(broker, name)), name
+    assert np.allclose(engine.entry_price, broker.entry_price, rtol=0, atol=1e-12)
+    assert np.allclose(engine.exit_price, broker.exit_price, rtol=0, atol=1e-12)

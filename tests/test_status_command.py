@@ -127,7 +127,7 @@ def test_helpers_find_folders_combine_codes_and_refuse_non_local_price_roots(tmp
     Given nested folders, exit codes of several instances, and a mainnet API root
     When instances are found, codes combined and the price asked
     Then only bot folders are found; any down -> 1, else any stale -> 3, none -> 1; a
-     mainnet root is never asked
+     mainnet root is never asked; a missing folder is "not running"
     """
     _bot_folder(tmp_path / "a")
     (tmp_path / "b" / "c").mkdir(parents=True)
@@ -138,3 +138,4 @@ def test_helpers_find_folders_combine_codes_and_refuse_non_local_price_roots(tmp
     assert overall_code([0, 0]) == 0 and overall_code([]) == 1
     assert ticker_price("https://api.binance.com", "BTC/USDT") is None
     assert main.main(["status", "--all", str(tmp_path / "nope")]) == 2
+    assert main.main(["status", "--data-dir", str(tmp_path / "nope")]) == 1

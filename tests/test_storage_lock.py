@@ -202,3 +202,28 @@ def test_download_locks_only_a_bots_folder(tmp_path):
         lock.release()
     assert lock_for_output(other / "c.csv", data) is None
     assert not (other / LOCK_NAME).exists()
+
+
+def test_import_into_a_folder_a_running_bot_holds_is_refused(tmp_path, capsys):
+    """
+    Given a bot's data folder whose lock a real second process holds
+    When 'main.py import SRC --out <that folder>/historical_data.csv --force' runs
+    Then it exits 2 with one line naming the holder's PID and the file is not replaced
+    """
+    import main
+    from tests.candle_layouts import candles, write_layout
+
+    data = tmp_path / "data"
+    data.mkdir()
+    target = data / "historical_data.csv"
+    target.write_text("kept\n")
+    src = write_layout("a Binance kline CSV in milliseconds", candles(5), tmp_path)
+    holder = start_holder(data)
+    try:
+        status = main.main(["import", str(src), "--out", str(target), "--force"])
+    finally:
+        stop(holder)
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and f"PID {holder.pid}" in err and "\n" not in err
+    assert target.read_text() == "kept\n"
+    assert main.main(["import", str(src), "--out", str(target), "--force"]) == 0

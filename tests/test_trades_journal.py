@@ -298,14 +298,15 @@ def test_a_complete_last_row_lacking_only_its_newline_is_kept(tmp_path, caplog):
     Then the row is kept (a line end is added, with a warning) and the new row follows it
     """
     path = tmp_path / "t.csv"
-    TradeJournal(path, symbol="BTC/USDT").append(_buy())
+    TradeJournal(path).append(_buy())
+    TradeJournal(path).append(_sell())
     path.write_bytes(path.read_bytes().rstrip(b"\n"))
     with caplog.at_level(logging.WARNING, logger="paperbot"):
-        journal = TradeJournal(path, symbol="BTC/USDT")
+        journal = TradeJournal(path)
     assert journal.repaired_lines == 0 and "lacked its line end" in caplog.text
-    assert [r["order_id"] for r in journal.rows()] == ["11"]
-    journal.append(_sell())
-    assert [r["order_id"] for r in load_rows(path)] == ["11", "12"]
+    assert [r["order_id"] for r in journal.rows()] == ["11", "12"]
+    journal.append(_buy(cid="pb-3b-c", order_id="13"))
+    assert [r["order_id"] for r in load_rows(path)] == ["11", "12", "13"]
 
 
 @pytest.mark.parametrize("cut", [",BTC/US", ",local,", "T12:02:00Z,12,sell,230"])
@@ -335,7 +336,7 @@ def test_append_cuts_a_torn_tail_left_since_the_journal_was_opened(tmp_path):
     Then the torn text is cut first: the file holds two whole rows, no merged line
     """
     path = tmp_path / "t.csv"
-    journal = TradeJournal(path, symbol="BTC/USDT")
+    journal = TradeJournal(path)
     journal.append(_buy())
     with path.open("a") as handle:
         handle.write("2025-02-28T12:02:00Z,12,sell,23000,23920,0.0009")
@@ -357,7 +358,7 @@ def test_a_failed_write_leaves_the_journal_as_it_was(tmp_path, monkeypatch):
     import storage.atomic as atomic
 
     path = tmp_path / "t.csv"
-    journal = TradeJournal(path, symbol="BTC/USDT")
+    journal = TradeJournal(path)
     journal.append(_buy())
     before = path.read_bytes()
     real_write = os_module.write

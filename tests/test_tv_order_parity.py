@@ -109,3 +109,25 @@ def test_percent_of_equity_sizes_are_the_exported_ones(supertrend_run):
     bigger = [*ours[:1], OurTrade(**{**ours[1].__dict__, "qty": ours[1].qty + 0.1})]
     assert compare_trades(bigger, theirs[:2], entry[:2], exit_[:2]).differences == {
         2: [f"quantity {ours[1].qty + 0.1:.10g} vs {theirs[1].qty:.10g}"]}
+
+
+@pytest.mark.parametrize(("strategy", "export", "count"), CASES[:3])
+def test_run_up_and_drawdown_of_stop_entries_count_from_the_fill(strategy, export, count):
+    """
+    Given the Bollinger, Keltner and ChannelBreakOut exports, whose entries fill inside a bar
+    When the backtest's per-trade run-up and drawdown are checked against the export's
+    Then all match to the export's rounding: the entry bar counts only from the stop's fill on
+    """
+    import csv
+
+    from backtest.tvexport import parse_number
+
+    candles = load_candles(require_tv_reference("ohlcv.csv"))
+    rules = FillRules(mode="long-short", qty=1, commission=0, stop_loss=None, take_profit=None)
+    ledger = run_backtest(candles, strategy, None, rules, 1_000_000.0).ledger
+    rows = sorted((r for r in csv.DictReader(require_tv_reference(export).open())
+                   if r["Type"].startswith("Exit")), key=lambda r: int(r["Trade #"]))
+    assert len(rows) == ledger.run_up.size == count
+    for k, row in enumerate(rows):
+        assert parse_number(row["Run-up USD"]).matches(ledger.run_up[k]), row
+        assert parse_number(row["Drawdown USD"]).matches(ledger.drawdown[k]), row
