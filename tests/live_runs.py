@@ -1,6 +1,8 @@
 """Long bot runs on the emulator shared by the live = stored history tests, parity and audit.
 
-Each run is made once per test process (``lru_cache``) and used by every assertion about it:
+Each run is made once per test process and used by every assertion about it. The first test
+that asks for any of them starts all three in two worker processes (the machine has two
+cores), so their ~6,000 bot cycles take about two runs' wall time instead of three:
 
 * ``replay_run(strategy)``: ``tests.parity_support.parity_run`` on a 2,060-candle replayed
   real-like file (2,000 cycles), for ``sma_rsi`` and ``macd``: every cycle's signal, the
@@ -14,9 +16,11 @@ from __future__ import annotations
 
 import atexit
 import json
+import multiprocessing
 import os
 import shutil
 import tempfile
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -51,15 +55,55 @@ def ram_dir(prefix: str) -> Path:
     return root
 
 
+REPLAYED = ("sma_rsi", "macd")
+_jobs: dict[str, Future] = {}
+
+
+def _start_jobs() -> None:
+    """Start the three runs in two spawned worker processes (once per test process)."""
+    if _jobs:
+        return
+    pool = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
+    for strategy in REPLAYED:
+        _jobs[strategy] = pool.submit(_replay_job, strategy)
+    _jobs["rsi"] = pool.submit(_restart_job)
+    pool.shutdown(wait=False)
+
+
+def _replay_job(strategy: str) -> ParityRun:
+    run = parity_run(LIVE_CANDLES, SEED, strategy, LIVE_POLL_SECONDS)
+    run.price_at = None  # a bound method of the worker's market: not sent back
+    atexit.unregister(shutil.rmtree)  # the folder outlives the worker (see _result)
+    return run
+
+
+def _restart_job() -> RestartRun:
+    run = _restart_run()
+    atexit.unregister(shutil.rmtree)
+    return run
+
+
+def _result(name: str) -> Any:
+    _start_jobs()
+    run = _jobs[name].result()
+    # The worker exits without its atexit clean-up: this process removes the folder.
+    atexit.register(shutil.rmtree, Path(run.settings.data_dir).parent, True)
+    return run
+
+
 @lru_cache(maxsize=2)
 def replay_run(strategy: str) -> ParityRun:
     """The bot trading ``strategy`` on a replayed 2,060-candle file, and its backtest."""
-    return parity_run(LIVE_CANDLES, SEED, strategy, LIVE_POLL_SECONDS)
+    return _result(strategy)
 
 
 @lru_cache(maxsize=1)
 def restart_run() -> RestartRun:
     """``rsi`` for 2,000 cycles: life 1; restart from the checkpoint; outage, no checkpoint."""
+    return _result("rsi")
+
+
+def _restart_run() -> RestartRun:
     from tests.bot_harness import BotHarness
 
     root = ram_dir("restart-")
