@@ -352,6 +352,9 @@ def _first_hits_flat(
     (mostly disjoint, as between crossovers): every range's bars compared in one pass."""
     if total == 0:
         return hit
+    ends = start + lengths
+    if bool(np.all(start[1:] >= ends[:-1])):
+        return _first_hits_disjoint(long, start, lengths, ends, hit, stop, target, high, low)
     owner = np.repeat(np.arange(start.size), lengths)
     offsets = np.cumsum(lengths) - lengths
     bars = start[owner] + (np.arange(total) - offsets[owner])
@@ -369,6 +372,36 @@ def _first_hits_flat(
     keep[1:] = owner[first[1:]] != owner[first[:-1]]
     first = first[keep]
     hit[owner[first]] = bars[first]
+    return hit
+
+
+def _first_hits_disjoint(
+    long: np.ndarray, start: np.ndarray, lengths: np.ndarray, ends: np.ndarray,
+    hit: np.ndarray, stop: np.ndarray, target: np.ndarray, high: np.ndarray, low: np.ndarray,
+) -> np.ndarray:
+    """``_first_hits_flat`` for ranges in time order that never overlap (the usual case):
+    the ranges' bars are one boolean mask, and only the reaching bars are mapped back to
+    their position, so no per-bar index array is built."""
+    n = high.size
+    edges = np.bincount(start, minlength=n + 1)[: n + 1]
+    edges -= np.bincount(ends, minlength=n + 1)[: n + 1]
+    inside = np.cumsum(edges[:n]) > 0
+    lo, hi = low[inside], high[inside]
+    st, tg = np.repeat(stop, lengths), np.repeat(target, lengths)
+    if long.all():
+        reached = (lo <= st) | (hi >= tg)
+    elif not long.any():
+        reached = (hi >= st) | (lo <= tg)
+    else:
+        reached = np.where(np.repeat(long, lengths), (lo <= st) | (hi >= tg),
+                           (hi >= st) | (lo <= tg))
+    first = np.flatnonzero(reached)
+    cumulative = np.cumsum(lengths)
+    owner = np.searchsorted(cumulative, first, side="right")
+    keep = np.ones(first.size, dtype=bool)
+    keep[1:] = owner[1:] != owner[:-1]
+    owner, first = owner[keep], first[keep]
+    hit[owner] = start[owner] + (first - (cumulative[owner] - lengths[owner]))
     return hit
 
 

@@ -105,7 +105,9 @@ def equity_curve(
     equity += capital
     held_end = np.where(closed, trades.exit_bar, trades.exit_bar + 1)
     lengths = held_end - trades.entry_bar
-    if lengths.sum() > 0:
+    if lengths.sum() > 0 and _one_at_a_time(trades.entry_bar, held_end):
+        _add_open_pnl(equity, trades, ledger, close, rules, held_end, lengths)
+    elif lengths.sum() > 0:
         which = np.repeat(np.arange(len(trades)), lengths)
         offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
         bars = trades.entry_bar[which] + (np.arange(which.size) - offsets)
@@ -114,3 +116,27 @@ def equity_curve(
         equity[bars] += (trades.direction[which] * (close[bars] - trades.entry_price[which])
                          * qty[which] - entry_fee[which])
     return equity
+
+
+def _one_at_a_time(entry: np.ndarray, held_end: np.ndarray) -> bool:
+    """True when the held bar ranges are in time order and never overlap."""
+    return bool(np.all(entry[1:] >= held_end[:-1]))
+
+
+def _add_open_pnl(equity: np.ndarray, trades: Trades, ledger: Ledger, close: np.ndarray,
+                  rules: FillRules, held_end: np.ndarray, lengths: np.ndarray) -> None:
+    """``equity_curve``'s open P&L for positions held one at a time: the held bars are a
+    boolean mask (ascending, each bar once), so no per-bar index arrays are built. Same
+    expression, same order of operations, so the same numbers bit for bit."""
+    n = close.size
+    edges = np.bincount(trades.entry_bar, minlength=n + 1)[: n + 1]
+    edges -= np.bincount(held_end, minlength=n + 1)[: n + 1]
+    held = np.cumsum(edges[:n]) > 0
+    entry_fee = rules.commission * ledger.entry_value
+    diff = close[held] - np.repeat(trades.entry_price, lengths)
+    if (trades.direction < 0).any():
+        diff = np.repeat(trades.direction, lengths) * diff
+    qty = trade_qty(trades, rules)
+    diff *= qty if np.isscalar(qty) else np.repeat(qty, lengths)
+    diff -= np.repeat(entry_fee, lengths)
+    equity[held] += diff

@@ -231,14 +231,13 @@ class _Book:
         """
         side = order.side
         self.entries.pop(side, None)
-        if self.orules.oca:
-            self.entries.clear()
         d = self.direction
-        if d == side:
-            return  # pyramiding 1
+        if d == side or (self.long_only and side < 0 and d <= 0):
+            return  # not filled: pyramiding 1, or a long-only short with no long to close
+        if self.orules.oca:
+            self.entries.clear()  # filled: its OCA cancel group's other orders go
         if self.long_only and side < 0:
-            if d > 0:
-                self.close_position(bar, price, SIGNAL, seen)
+            self.close_position(bar, price, SIGNAL, seen)
             return
         qty = order.qty
         if d:

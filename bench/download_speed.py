@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.clock import ManualClock  # noqa: E402
+from emulator.limits import UNLIMITED  # noqa: E402
 from emulator.market import GeneratedMarket  # noqa: E402
 from emulator.server import (  # noqa: E402
     DEFAULT_API_KEY,
@@ -37,7 +38,7 @@ def main() -> None:
     """Fresh download, per-phase page timings and a no-op resume."""
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     clock = ManualClock(DAY0 + count * MINUTE + 30_000)
-    with EmulatorServer(GeneratedMarket(1), clock) as server, \
+    with EmulatorServer(GeneratedMarket(1), clock, limits=UNLIMITED) as server, \
             tempfile.TemporaryDirectory() as folder:
         exchange = make_exchange("local", api_key=DEFAULT_API_KEY, api_secret=DEFAULT_API_SECRET,
                                  base_url=server.base_url, clock=clock)

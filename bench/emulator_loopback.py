@@ -13,6 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.clock import ManualClock  # noqa: E402
+from emulator.limits import UNLIMITED  # noqa: E402
 from emulator.market import GeneratedMarket  # noqa: E402
 from emulator.server import (  # noqa: E402
     DEFAULT_API_KEY,
@@ -37,7 +38,8 @@ def timed(label: str, call, n: int) -> None:
 def main() -> None:
     """Sequential latencies per call type, then the throughput of 8 concurrent clients."""
     clock = ManualClock(T0 + 30_000)
-    with EmulatorServer(GeneratedMarket(1), clock, balances={"USDT": 1e9, "BTC": 1e3}) as srv:
+    with EmulatorServer(GeneratedMarket(1), clock, balances={"USDT": 1e9, "BTC": 1e3},
+                        limits=UNLIMITED) as srv:
         def client():
             ex = make_ccxt_for_emulator(srv.base_url, DEFAULT_API_KEY, DEFAULT_API_SECRET,
                                         clock=clock)

@@ -13,6 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.clock import ManualClock  # noqa: E402
+from emulator.limits import UNLIMITED  # noqa: E402
 from emulator.market import GeneratedMarket  # noqa: E402
 from emulator.persistence import (  # noqa: E402
     load_emulator_state,
@@ -32,6 +33,7 @@ def orders_per_second(state_path: Path | None, count: int) -> tuple[float, Emula
     """Mean ms per market order (buy/sell alternating) through ccxt, with or without autosave."""
     clock = ManualClock(T0)
     server = EmulatorServer(GeneratedMarket(1), clock, balances={"USDT": 1e9, "BTC": 1e3},
+                            limits=UNLIMITED,
                             state_path=state_path).start()
     ex = make_ccxt_for_emulator(server.base_url, DEFAULT_API_KEY, DEFAULT_API_SECRET,
                                 clock=clock)

@@ -15,6 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.clock import ManualClock  # noqa: E402
+from emulator.limits import UNLIMITED  # noqa: E402
 from emulator.market import GeneratedMarket  # noqa: E402
 from emulator.server import (  # noqa: E402
     DEFAULT_API_KEY,
@@ -43,7 +44,7 @@ def main() -> None:
     repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 50
     clock = ManualClock(1_704_067_200_000 + 500 * MINUTE + 30_000)
     server = EmulatorServer(GeneratedMarket(seed=1), clock,
-                            balances={"USDT": 1e9, "BTC": 1e3}).start()
+                            balances={"USDT": 1e9, "BTC": 1e3}, limits=UNLIMITED).start()
     try:
         exchange = make_exchange("local", api_key=DEFAULT_API_KEY, api_secret=DEFAULT_API_SECRET,
                                  base_url=server.base_url, clock=clock)

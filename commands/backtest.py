@@ -149,6 +149,9 @@ def fill_rules(args: argparse.Namespace, settings):
 
 def run(args: argparse.Namespace) -> int:
     """Run the backtest, print the report, write report.json / trades.csv (and the chart)."""
+    from core.memory import reuse_freed_memory
+
+    reuse_freed_memory()
     if args.out is None:
         from config.settings import PROJECT_DIR
 

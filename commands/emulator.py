@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 HELP = "run the local Binance Spot emulator (seeded or replayed market) on 127.0.0.1"
 
@@ -36,7 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--balance", action="append", default=[], metavar="ASSET=AMOUNT",
-        help="starting balance, repeatable (default 10000 USDT and 1 BTC)",
+        help="starting balance, repeatable (default 10000 USDT and 1 of each base asset)",
+    )
+    parser.add_argument(
+        "--state", metavar="FILE", default=None,
+        help="keep accounts, orders, ids and the clock in FILE across restarts (generated"
+             " market only)",
     )
 
 
@@ -59,21 +65,30 @@ def parse_balances(items: list[str]) -> dict[str, float] | None:
 
 def build_server(args: argparse.Namespace, env: dict[str, str] | None = None):
     """The configured (not yet started) EmulatorServer for these arguments."""
-    from core.clock import AcceleratedClock, RealClock
-    from emulator.market import ReplayMarket
+    from core.clock import AcceleratedClock, Clock, RealClock
+    from emulator.market import Market, ReplayMarket
     from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, EmulatorServer
     from emulator.symbols import generated_market
 
     env = dict(os.environ) if env is None else env
     if args.speed is not None and args.speed <= 0:
         raise ValueError(f"--speed must be > 0, got {args.speed}")
+    state = getattr(args, "state", None)
+    if state and args.replay:
+        raise ValueError("--state keeps a generated market's exchange; a --replay always"
+                         " starts afresh, so use one or the other")
+    market: Market
+    clock: Clock
     if args.replay:
         market = ReplayMarket(args.replay)
         clock = AcceleratedClock(args.speed or 1.0, start_ms=market.default_start_ms(args.history))
     else:
         market = generated_market(args.symbol, args.seed if args.seed is not None else 1)
         clock = AcceleratedClock(args.speed) if args.speed else RealClock()
-    return EmulatorServer(
+        saved = saved_clock_ms(Path(state)) if state else None
+        if saved is not None and saved > clock.now_ms():  # exchange time never runs back
+            clock = AcceleratedClock(args.speed or 1.0, start_ms=saved)
+    server = EmulatorServer(
         market,
         clock,
         host=args.host,
@@ -82,7 +97,23 @@ def build_server(args: argparse.Namespace, env: dict[str, str] | None = None):
         api_secret=args.api_secret or env.get("EMULATOR_API_SECRET") or DEFAULT_API_SECRET,
         symbol=args.symbol,
         balances=parse_balances(args.balance),
+        state_path=Path(state) if state else None,
     )
+    if state:
+        from emulator.persistence import load_emulator_state
+
+        load_emulator_state(server, Path(state))
+    return server
+
+
+def saved_clock_ms(path: Path) -> int | None:
+    """The clock saved in the state file at ``path`` (None without one). ValueError (one
+    line) on a damaged file or an absurd clock; the file is kept aside as
+    ``<name>.corrupt-<stamp>``."""
+    from emulator.persistence import read_emulator_state
+
+    doc = read_emulator_state(path)
+    return None if doc is None else int(doc["clock_ms"])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"api secret: {server.api_secret}", flush=True)
     print(f"symbol: {server.symbol}  speed: {speed}  clock: GET {server.base_url}/emulator/clock",
           flush=True)
+    if server.state_path is not None:
+        print(f"state: {server.state_path} (next order id {server.next_order_id})", flush=True)
     try:
         while not stop.wait(0.5):
             pass

@@ -11,6 +11,7 @@ import argparse
 import csv
 import json
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -126,6 +127,9 @@ def _setup(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     """Plan, check, sweep (resuming), then write and print the results."""
+    from core.memory import reuse_freed_memory
+
+    reuse_freed_memory()
     from dataclasses import replace
 
     from backtest.data import load_candles
@@ -210,6 +214,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _sweep(args, settings, name, grid, objective, spec, combos, results, earlier,
                       marks, windows, client, candles, param_names, window_ranges)
+    except KeyboardInterrupt:  # after the sweep (report, charts): results.csv is complete
+        print("optimize: interrupted; results.csv is complete, the rest was not written",
+              file=sys.stderr)
+        return 130
     except ClusterError as exc:
         return fail("optimize", str(exc))
     except OSError as exc:
@@ -260,9 +268,16 @@ def _sweep(args, settings, name, grid, objective, spec, combos, results, earlier
     interrupted = False
     run_spec = replace(spec, marks=marks)
     progress = SweepProgress(len(todo))
+    workers = _workers(args, client)
+    warming = None
     try:
         for _batch, outcomes in _engine(args, client, candles, run_spec,
-                                        batches(todo, _workers(args, client))):
+                                        batches(todo, workers)):
+            if warming is None and (client is not None or workers > 1):
+                # This process only waits for results now (the pool is forked already):
+                # matplotlib's import (about half a second) is free here, not after the sweep.
+                warming = threading.Thread(target=_warm_charts, daemon=True)
+                warming.start()
             for outcome in outcomes:
                 row = row_of(outcome, param_names)
                 results.add(row)
@@ -287,6 +302,13 @@ def _sweep(args, settings, name, grid, objective, spec, combos, results, earlier
         return _walk_forward(args, settings, grid, objective, spec, combos, windows,
                              window_ranges, client, candles)
     return 0
+
+
+def _warm_charts() -> None:
+    """Import the chart module and pyplot ahead of use (run in a background thread)."""
+    from research.charts import _pyplot
+
+    _pyplot()
 
 
 def _env_lines(name: str, best, param_names) -> list[str]:

@@ -183,9 +183,9 @@ def read_env_file(path: Path) -> dict[str, str]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+        line_no = data[: exc.start].count(b"\n") + 1
         raise SettingsError(
-            f"{path} line {line} is not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+            f"{path} line {line_no} is not UTF-8 text (byte {exc.start}); save the file as UTF-8"
         ) from None
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()

@@ -3,8 +3,9 @@
 1. ``X-MBX-APIKEY`` missing or not ours -> 401 -2015;
 2. ``signature`` missing -> 400 -1102, or not the HMAC-SHA256 of the query string followed
    (no separator) by the body, both without the ``signature`` parameter -> 400 -1022;
-3. ``recvWindow`` above 60000 -> 400 -1131;
-4. ``timestamp`` 1000 ms or more ahead of the server, or older than ``recvWindow`` -> 400 -1021.
+3. ``recvWindow`` (a decimal with up to three places, ``6000.346``) above 60000 -> 400 -1131;
+4. ``timestamp`` (ms, or µs when above 10^14) 1000 ms or more ahead of the server, or older
+   than ``recvWindow`` -> 400 -1021.
 
 Windows are in real milliseconds on Binance. The emulator's clock may run ``speed`` times
 faster than the wall clock, so for a finite speed above 1 both windows are stretched by
@@ -24,8 +25,9 @@ from emulator.wire import (
     MSG_OUTSIDE_WINDOW,
     MSG_RECV_WINDOW,
     ApiError,
-    int_param,
     mandatory,
+    recv_window_param,
+    time_param,
 )
 
 DEFAULT_RECV_WINDOW = 5000
@@ -74,12 +76,11 @@ def check_signed(
     expected = sign(query + body, api_secret)
     if not hmac.compare_digest(given.lower(), expected):
         raise ApiError(400, -1022, MSG_BAD_SIGNATURE)
-    recv_window = int_param(params, "recvWindow")
-    if recv_window is None:
-        recv_window = DEFAULT_RECV_WINDOW
+    window = recv_window_param(params)
+    recv_window = float(DEFAULT_RECV_WINDOW if window is None else window)
     if recv_window > MAX_RECV_WINDOW:
         raise ApiError(400, -1131, MSG_RECV_WINDOW)
-    timestamp = int_param(params, "timestamp")
+    timestamp = time_param(params, "timestamp")
     if timestamp is None:
         raise mandatory("timestamp")
     stretch = _stretch(speed)

@@ -28,7 +28,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.types import Fill
-from emulator.account import CLIENT_ID_RE, OPEN_STATUSES, ZERO, Account, Order, Trade
+from emulator.account import (
+    CLIENT_ID_RE,
+    OPEN_STATUSES,
+    ORDER_TYPES,
+    TIME_IN_FORCE,
+    ZERO,
+    Account,
+    Order,
+    Trade,
+)
 from storage.atomic import temp_files_for, write_atomic
 
 if TYPE_CHECKING:
@@ -61,6 +70,10 @@ def _order_doc(order: Order) -> dict[str, Any]:
         "update_ms": order.update_ms,
         "executed_qty": str(order.executed_qty),
         "cum_quote": str(order.cum_quote),
+        "stop_price": str(order.stop_price),
+        "working_ms": order.working_ms,
+        "checked_ms": order.checked_ms,
+        "expiry_reason": order.expiry_reason,
     }
 
 
@@ -75,6 +88,7 @@ def _trade_doc(trade: Trade) -> dict[str, Any]:
         "time_ms": trade.time_ms,
         "is_buyer": trade.is_buyer,
         "symbol": trade.symbol,
+        "is_maker": trade.is_maker,
     }
 
 
@@ -128,6 +142,13 @@ def _int(doc: Any, key: str, where: str, minimum: int = 0) -> int:
     return value
 
 
+def _optional_int(doc: Any, key: str, where: str, minimum: int) -> int | None:
+    """A whole number >= ``minimum`` or null/absent (fields added in version 2)."""
+    if doc.get(key) is None:
+        return None
+    return _int(doc, key, where, minimum)
+
+
 def _str(doc: Any, key: str, where: str, choices: tuple[str, ...] | None = None) -> str:
     value = _field(doc, key, where)
     if not isinstance(value, str) or not value:
@@ -176,16 +197,21 @@ def _order(doc: Any, where: str, symbols: tuple[str, ...]) -> Order:
         client_order_id=client_id,
         symbol=symbol,
         side=_str(doc, "side", where, ("BUY", "SELL")),
-        type=_str(doc, "type", where, ("MARKET", "LIMIT")),
+        type=_str(doc, "type", where, ORDER_TYPES),
         status=_str(doc, "status", where, STATUSES),
         orig_qty=_dec(doc, "orig_qty", where),
         price=_dec(doc, "price", where),
         orig_quote_qty=_dec(doc, "orig_quote_qty", where),
-        time_in_force=_str(doc, "time_in_force", where, ("GTC", "IOC", "FOK")),
+        time_in_force=_str(doc, "time_in_force", where, TIME_IN_FORCE),
         time_ms=_int(doc, "time_ms", where),
         update_ms=_int(doc, "update_ms", where),
         executed_qty=_dec(doc, "executed_qty", where),
         cum_quote=_dec(doc, "cum_quote", where),
+        stop_price=_dec(doc, "stop_price", where) if "stop_price" in doc else ZERO,
+        working_ms=_optional_int(doc, "working_ms", where, -1),
+        checked_ms=_optional_int(doc, "checked_ms", where, 0),
+        expiry_reason=doc.get("expiry_reason") if isinstance(doc.get("expiry_reason"), str)
+        else None,
     )
 
 
@@ -203,6 +229,7 @@ def _trade(doc: Any, where: str, symbol_of: dict[int, str]) -> Trade:
         time_ms=_int(doc, "time_ms", where),
         is_buyer=is_buyer,
         symbol=symbol_of.get(_int(doc, "order_id", where, 1), ""),
+        is_maker=doc.get("is_maker") is True,
     )
 
 

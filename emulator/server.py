@@ -37,24 +37,56 @@ from urllib.parse import parse_qsl, urlsplit
 
 from core.clock import Clock
 from core.types import Fill
-from emulator.account import Account
+from emulator.account import OPEN_STATUSES, Account
 from emulator.auth import check_signed
+from emulator.book import (
+    Book,
+    agg_trade_json,
+    recent_trades,
+    trade_json,
+    trades_between,
+    trades_from_id,
+)
 from emulator.faults import FaultInjector
-from emulator.klines import INTERVALS_MS, klines, ticker_24hr
+from emulator.klines import (
+    INTERVALS_MS,
+    MINI_FIELDS,
+    WEEK_SHIFT_MS,
+    WINDOW_FIELDS,
+    klines,
+    second_klines,
+    ticker_24hr,
+    window_stats,
+)
+from emulator.limits import RateLimiter, RateLimits
 from emulator.market import Market
 from emulator.persistence import account_state, restore_account, save_emulator_state
+from emulator.routes import SPECS
 from emulator.symbols import listed_markets
 from emulator.wire import (
+    MSG_BAD_COMBO,
     MSG_INVALID_INTERVAL,
     MSG_INVALID_SYMBOL,
     MSG_OVERLOADED,
     MSG_TOO_MANY,
     MSG_UNKNOWN_ERROR,
+    MSG_UNKNOWN_ORDER,
+    MSG_UNSUPPORTED,
+    PERMISSIONS,
+    SYMBOL_RANGE,
+    SYMBOL_RE,
+    SYMBOL_STATUSES,
+    SYMBOLS_RANGE,
+    SYMBOLS_RE,
     ApiError,
+    bool_param,
     fmt8,
     illegal,
     int_param,
     mandatory,
+    time_param,
+    time_zone_ms,
+    window_size_ms,
 )
 from exchange.endpoints import is_loopback_host
 
@@ -86,6 +118,8 @@ class _Request:
     raw_body: str
     params: dict[str, str]
     headers: dict[str, str]
+    ip: str = "127.0.0.1"
+    duplicate: str | None = None  # a parameter sent twice in the query or twice in the body
 
 
 @dataclass
@@ -129,6 +163,7 @@ class EmulatorServer:
         fee_rate: float = 0.001,
         state_path: Path | None = None,
         markets: dict[str, Market] | None = None,
+        limits: RateLimits | None = None,
     ) -> None:
         if not is_loopback_host(host):
             raise ValueError(
@@ -159,27 +194,42 @@ class EmulatorServer:
         self._state_owned = False  # True once this server imported or wrote its state file
         self._records: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_SIZE)
         self.request_count = 0
+        self.limiter = RateLimiter(limits or RateLimits())
         self._requested_port = int(port)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self._routes: dict[tuple[str, str], tuple[_Route, bool]] = {
-            ("GET", "/api/v3/ping"): (lambda r: {}, False),
-            ("GET", "/api/v3/time"): (lambda r: {"serverTime": self.clock.now_ms()}, False),
-            ("GET", "/api/v3/exchangeInfo"): (self._exchange_info, False),
-            ("GET", "/api/v3/klines"): (self._klines, False),
-            ("GET", "/api/v3/uiKlines"): (self._klines, False),
-            ("GET", "/api/v3/ticker/24hr"): (self._ticker_24hr, False),
-            ("GET", "/api/v3/ticker/price"): (self._ticker_price, False),
-            ("GET", "/api/v3/account"): (self._account_info, True),
-            ("POST", "/api/v3/order"): (self._create_order, True),
-            ("GET", "/api/v3/order"): (self._get_order, True),
-            ("DELETE", "/api/v3/order"): (self._cancel_order, True),
-            ("GET", "/api/v3/openOrders"): (self._open_orders, True),
-            ("GET", "/api/v3/allOrders"): (self._all_orders, True),
-            ("GET", "/api/v3/myTrades"): (self._my_trades, True),
-            ("GET", "/emulator/clock"): (self._emulator_clock, False),
-            ("GET", "/emulator/fills"): (self._emulator_fills, False),
-            ("POST", "/emulator/fault"): (self._emulator_fault, False),
+        self._routes: dict[tuple[str, str], _Route] = {
+            ("GET", "/api/v3/ping"): lambda r: {},
+            ("GET", "/api/v3/time"): lambda r: {"serverTime": self.clock.now_ms()},
+            ("GET", "/api/v3/exchangeInfo"): self._exchange_info,
+            ("GET", "/api/v3/klines"): self._klines,
+            ("GET", "/api/v3/uiKlines"): self._klines,
+            ("GET", "/api/v3/ticker/24hr"): self._ticker_24hr,
+            ("GET", "/api/v3/ticker/price"): self._ticker_price,
+            ("GET", "/api/v3/ticker/bookTicker"): self._book_ticker,
+            ("GET", "/api/v3/ticker"): self._rolling_ticker,
+            ("GET", "/api/v3/ticker/tradingDay"): self._trading_day,
+            ("GET", "/api/v3/depth"): self._depth,
+            ("GET", "/api/v3/trades"): self._trades,
+            ("GET", "/api/v3/historicalTrades"): self._historical_trades,
+            ("GET", "/api/v3/aggTrades"): self._agg_trades,
+            ("GET", "/api/v3/avgPrice"): self._avg_price,
+            ("POST", "/api/v3/order/test"): self._test_order,
+            ("DELETE", "/api/v3/openOrders"): self._cancel_open_orders,
+            ("GET", "/api/v3/account/commission"): self._commission,
+            ("GET", "/api/v3/account"): self._account_info,
+            ("POST", "/api/v3/order"): self._create_order,
+            ("GET", "/api/v3/order"): self._get_order,
+            ("DELETE", "/api/v3/order"): self._cancel_order,
+            ("GET", "/api/v3/openOrders"): self._open_orders,
+            ("GET", "/api/v3/allOrders"): self._all_orders,
+            ("GET", "/api/v3/myTrades"): self._my_trades,
+            ("GET", "/api/v3/rateLimit/order"): self._rate_limit_order,
+        }
+        self._extensions: dict[tuple[str, str], _Route] = {
+            ("GET", "/emulator/clock"): self._emulator_clock,
+            ("GET", "/emulator/fills"): self._emulator_fills,
+            ("POST", "/emulator/fault"): self._emulator_fault,
         }
 
     # -- life cycle -----------------------------------------------------------------------
@@ -220,6 +270,12 @@ class EmulatorServer:
         if self._httpd is None:
             return self._requested_port
         return int(self._httpd.server_address[1])
+
+    @property
+    def next_order_id(self) -> int:
+        """The id the next accepted order gets."""
+        with self._lock:
+            return self._account._next_order_id
 
     @property
     def base_url(self) -> str:
@@ -314,38 +370,70 @@ class EmulatorServer:
 
     # -- request handling -----------------------------------------------------------------
     def handle(self, request: _Request) -> _Answer:
-        """Answer one request: faults, routing, signature checks, errors as Binance JSON."""
-        extension = request.path.startswith("/emulator/")
-        delay = 0.0
-        if not extension:
-            decision = self.faults.decide(request.method, request.path)
-            if decision.drop:
-                return _Answer(0, None, drop=True)
-            delay = decision.delay_s
-            if decision.status is not None:
-                return self._fault_answer(decision.status, decision.retry_after_s, delay)
-        route = self._routes.get((request.method, request.path))
-        if route is None:
+        """Answer one request: faults, rate limits, routing, parameter and signature checks;
+        every error as Binance's ``{"code", "msg"}`` and every answer with its weight headers."""
+        key = (request.method, request.path)
+        extension = self._extensions.get(key)
+        if extension is not None or request.path.startswith("/emulator/"):
+            return self._serve_extension(request, extension)
+        now = self.clock.now_ms()
+        decision = self.faults.decide(request.method, request.path)
+        if decision.drop:
+            return _Answer(0, None, drop=True)
+        delay = decision.delay_s
+        if decision.status is not None:
+            answer = self._fault_answer(decision.status, decision.retry_after_s, delay)
+            answer.headers.update(self.limiter.weight_headers(request.ip, now))
+            return answer
+        spec, handler = SPECS.get(key), self._routes.get(key)
+        if spec is None or handler is None:
             with self._lock:
                 self.unknown_requests.append(f"{request.method} {request.path}")
-            return _Answer(404, {"msg": f"the emulator has no route for {request.method}"
-                                        f" {request.path}"}, delay_s=delay)
-        handler, signed = route
+            return _Answer(404, {"code": -1020, "msg": MSG_UNSUPPORTED},
+                           self.limiter.weight_headers(request.ip, now), delay_s=delay)
         try:
-            if signed:
-                self._check_signed(request)
-            answer = handler(request)
+            _, headers = self.limiter.admit(request.ip, spec.weight_of(request.params), now)
         except ApiError as exc:
-            return _Answer(exc.status, exc.body(), delay_s=delay)
+            return _Answer(exc.status, exc.body(), exc.headers, delay_s=delay)
+        try:
+            if request.duplicate is not None:
+                raise ApiError(400, -1101, "Duplicate values for a parameter detected.")
+            if spec.signed:
+                self._check_signed(request)
+            unread = set(request.params) - spec.accepted()
+            if unread:
+                sent = len(request.params)
+                raise ApiError(400, -1104, f"Not all sent parameters were read; read"
+                                           f" '{sent - len(unread)}' parameter(s) but was sent"
+                                           f" '{sent}'.")
+            if spec.new_order:
+                self.limiter.check_new_order(now)
+            self.settle(now)
+            result = handler(request)
+        except ApiError as exc:
+            return _Answer(exc.status, exc.body(), {**headers, **exc.headers}, delay_s=delay)
         except Exception as exc:  # the client must get JSON, the test must see the bug
             log.exception("emulator failed on %s %s", request.method, request.path)
             with self._lock:
                 self.internal_errors.append(f"{request.method} {request.path}: {exc!r}")
-            return _Answer(500, {"code": -1000, "msg": MSG_UNKNOWN_ERROR}, delay_s=delay)
-        if isinstance(answer, _Answer):
-            answer.delay_s += delay
-            return answer
-        return _Answer(200, answer, delay_s=delay)
+            return _Answer(500, {"code": -1000, "msg": MSG_UNKNOWN_ERROR}, headers,
+                           delay_s=delay)
+        answer = result if isinstance(result, _Answer) else _Answer(200, result)
+        answer.delay_s += delay
+        answer.headers = {**headers, **answer.headers}
+        return answer
+
+    def _serve_extension(self, request: _Request, handler: _Route | None) -> _Answer:
+        """The ``/emulator/`` endpoints: no faults, no weights."""
+        if handler is None:
+            with self._lock:
+                self.unknown_requests.append(f"{request.method} {request.path}")
+            return _Answer(404, {"code": -1020, "msg": MSG_UNSUPPORTED})
+        try:
+            answer = handler(request)
+        except ApiError as exc:
+            return _Answer(exc.status, exc.body())
+        return answer if isinstance(answer, _Answer) else _Answer(200, answer)
 
     def record(self, request: _Request, status: int) -> None:
         """Keep a request in the log."""
@@ -366,6 +454,8 @@ class EmulatorServer:
             return _Answer(500, {"code": -1000, "msg": MSG_UNKNOWN_ERROR}, delay_s=delay)
         if status == 503:
             return _Answer(503, {"code": -1008, "msg": MSG_OVERLOADED}, delay_s=delay)
+        # Any other status stands for a proxy in front of Binance (a 502 gateway page): not
+        # Binance's own answer, so deliberately not its error shape.
         return _Answer(status, {"msg": f"emulated HTTP {status}"}, delay_s=delay)
 
     def _check_signed(self, request: _Request) -> None:
@@ -389,6 +479,11 @@ class EmulatorServer:
             if required:
                 raise mandatory("symbol")
             return None
+        return self._listed_symbol("symbol", symbol)
+
+    def _listed_symbol(self, name: str, symbol: str) -> str:
+        if not SYMBOL_RE.match(symbol):
+            raise illegal(name, SYMBOL_RANGE)
         if symbol not in self.listed:
             raise ApiError(400, -1121, MSG_INVALID_SYMBOL)
         return symbol
@@ -397,43 +492,100 @@ class EmulatorServer:
         raw = params.get("symbols")
         if not raw:
             return None
-        try:
-            names = json.loads(raw)
-        except ValueError:
-            raise illegal("symbols", '["BTCUSDT"]') from None
-        if not isinstance(names, list) or any(n not in self.listed for n in names):
-            raise ApiError(400, -1121, MSG_INVALID_SYMBOL)
+        if not SYMBOLS_RE.match(raw):
+            raise illegal("symbols", SYMBOLS_RANGE)
+        names = json.loads(raw)
+        if len(set(names)) != len(names):
+            raise ApiError(400, -1151, "Symbol is present multiple times in the list.")
+        for name in names:
+            self._listed_symbol("symbols", name)
         return names
 
-    def _chosen_symbols(self, params: dict[str, str]) -> tuple[str | None, list[str]]:
+    def _chosen_symbols(self, params: dict[str, str], required: bool = False
+                        ) -> tuple[str | None, list[str]]:
         """``symbol`` (when sent) and the symbols an answer covers: that one, those of
-        ``symbols``, or every listed symbol."""
+        ``symbols``, or (unless ``required``) every listed symbol. ``symbolStatus`` other than
+        TRADING empties the list, or is -1220 for a single symbol (all listed symbols trade)."""
+        if params.get("symbol") and params.get("symbols"):
+            raise ApiError(400, -1128, MSG_BAD_COMBO)
+        status = params.get("symbolStatus")
+        if status and status not in SYMBOL_STATUSES:
+            raise ApiError(400, -1122, "Invalid symbolStatus.")
         single = self._symbol_param(params, required=False)
         if single:
+            if status and status != "TRADING":
+                raise ApiError(400, -1220, "The symbol's status does not match the requested"
+                                           " symbolStatus.")
             return single, [single]
         names = self._symbols_param(params)
-        return None, list(self.listed) if names is None else names
+        if names is None:
+            if required:
+                raise ApiError(400, -1102, "Param 'symbol' or 'symbols' must be sent, but both"
+                                           " were empty/null!")
+            names = list(self.listed)
+        return None, [] if status and status != "TRADING" else names
 
     def market_of(self, symbol: str) -> Market:
         """The market of a listed symbol (exchange id such as ``ETHUSDT``)."""
         return self.listed[symbol][1]
 
+    def book_of(self, symbol: str, at_ms: int) -> Book:
+        """The generated order book of a listed symbol at ``at_ms`` (``emulator/book.py``)."""
+        rules, market = self.listed[symbol]
+        return Book.of(market, symbol, at_ms, rules.tick_size, rules.step_size)
+
+    def settle(self, now_ms: int | None = None) -> None:
+        """Let the market path up to now trigger stops and fill resting limit orders."""
+        now = self.clock.now_ms() if now_ms is None else now_ms
+        with self._lock:
+            account = self._account
+            waiting = [o for o in account.orders if o.status in OPEN_STATUSES]
+            if not waiting:
+                return
+            before = [(o.status, o.working_ms, o.executed_qty) for o in waiting]
+            for _ in account.settle(now, self.market_of, self.book_of):
+                self.limiter.order_filled_later(now)
+            if [(o.status, o.working_ms, o.executed_qty) for o in waiting] != before:
+                self._autosave()
+
     def _exchange_info(self, request: _Request) -> dict:
-        _, names = self._chosen_symbols(request.params)
+        params = request.params
+        permissions = self._permissions_param(params)
+        if params.get("symbolStatus") and (params.get("symbol") or params.get("symbols")):
+            raise ApiError(400, -1128, MSG_BAD_COMBO)
+        if permissions is not None and (params.get("symbol") or params.get("symbols")):
+            raise ApiError(400, -1128, MSG_BAD_COMBO)
+        show_sets = bool_param(params, "showPermissionSets", default=True)
+        _, names = self._chosen_symbols(params)
+        wanted = set(permissions or ["SPOT", "MARGIN", "LEVERAGED"])
+        symbols = []
+        for name in names:
+            info = self.listed[name][0].exchange_info()
+            if not wanted & {p for group in info["permissionSets"] for p in group}:
+                continue
+            if not show_sets:
+                info["permissionSets"] = []
+            symbols.append(info)
         return {
             "timezone": "UTC",
             "serverTime": self.clock.now_ms(),
-            "rateLimits": [
-                {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
-                 "limit": 6000},
-                {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10,
-                 "limit": 100},
-                {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5,
-                 "limit": 61000},
-            ],
+            "rateLimits": self.limiter.limits.exchange_info(),
             "exchangeFilters": [],
-            "symbols": [self.listed[name][0].exchange_info() for name in names],
+            "symbols": symbols,
         }
+
+    @staticmethod
+    def _permissions_param(params: dict[str, str]) -> list[str] | None:
+        raw = params.get("permissions")
+        if not raw:
+            return None
+        try:
+            names = json.loads(raw) if raw.startswith("[") else [raw]
+        except ValueError:
+            names = None
+        if not isinstance(names, list) or any(n not in PERMISSIONS for n in names):
+            raise illegal("permissions", ", ".join(PERMISSIONS))
+        return names
 
     def _klines(self, request: _Request) -> list:
         params = request.params
@@ -444,25 +596,168 @@ class EmulatorServer:
         if not interval:
             raise mandatory("interval")
         interval_ms = INTERVALS_MS.get(interval)
-        if interval_ms is None or interval_ms % market.timeframe_ms:
+        if interval != "1s" and (interval_ms is None or interval_ms % market.timeframe_ms):
             raise ApiError(400, -1120, MSG_INVALID_INTERVAL)
         limit = int_param(params, "limit")
         limit = 500 if limit is None else min(limit, 1000)
         if limit < 1:
             raise illegal("limit", "1..1000")
+        if interval == "1s":
+            return second_klines(market, self.clock.now_ms(),
+                                 start_ms=time_param(params, "startTime"),
+                                 end_ms=time_param(params, "endTime"), limit=limit)
+        shift = time_zone_ms(params.get("timeZone"))
+        if interval == "1w":
+            shift += WEEK_SHIFT_MS
         return klines(
             market,
             interval_ms,
             self.clock.now_ms(),
-            start_ms=int_param(params, "startTime"),
-            end_ms=int_param(params, "endTime"),
+            start_ms=time_param(params, "startTime"),
+            end_ms=time_param(params, "endTime"),
             limit=limit,
+            shift_ms=shift,
         )
 
-    def _ticker_24hr(self, request: _Request) -> object:
+    # -- order book, trades, average price, tickers (emulator/book.py) ---------------------
+    def _limit_param(self, params: dict[str, str], default: int, maximum: int) -> int:
+        limit = int_param(params, "limit")
+        if limit is None:
+            return default
+        if limit < 1:
+            raise illegal("limit", f"1..{maximum}")
+        return min(limit, maximum)
+
+    def _one_symbol(self, params: dict[str, str]) -> str:
+        symbol = self._symbol_param(params)
+        assert symbol is not None
+        return symbol
+
+    def _depth(self, request: _Request) -> dict:
+        params = request.params
+        _, names = self._chosen_symbols({k: v for k, v in params.items() if k != "limit"})
+        symbol = self._one_symbol(params)
+        if not names:
+            raise ApiError(400, -1220, "The symbol's status does not match the requested"
+                                       " symbolStatus.")
+        limit = self._limit_param(params, 100, 5000)
+        now = self.clock.now_ms()
+        book = self.book_of(symbol, now)
+        with self._lock:
+            own = [o for o in self._account.orders
+                   if o.symbol == symbol and o.status in OPEN_STATUSES and o.working_time >= 0]
+        sides = {}
+        for side, name in (("bids", "BUY"), ("asks", "SELL")):
+            levels = dict(book.levels(side, limit))
+            for order in own:
+                if order.side == name and order.price in levels:
+                    levels[order.price] += order.remaining
+            sides[side] = [[fmt8(p), fmt8(q)] for p, q in levels.items()]
+        return {"lastUpdateId": now, "bids": sides["bids"], "asks": sides["asks"]}
+
+    def _trades(self, request: _Request) -> list:
+        symbol = self._one_symbol(request.params)
+        limit = self._limit_param(request.params, 500, 1000)
+        tape = recent_trades(self.market_of(symbol), self.clock.now_ms(), limit)
+        return [trade_json(tape, i) for i in range(len(tape))]
+
+    def _historical_trades(self, request: _Request) -> list:
+        params = request.params
+        symbol = self._one_symbol(params)
+        limit = self._limit_param(params, 500, 1000)
+        from_id = int_param(params, "fromId")
+        market, now = self.market_of(symbol), self.clock.now_ms()
+        tape = (recent_trades(market, now, limit) if from_id is None
+                else trades_from_id(market, from_id, now, limit))
+        return [trade_json(tape, i) for i in range(len(tape))]
+
+    def _agg_trades(self, request: _Request) -> list:
+        params = request.params
+        symbol = self._one_symbol(params)
+        limit = self._limit_param(params, 500, 1000)
+        from_id = int_param(params, "fromId")
+        start, end = time_param(params, "startTime"), time_param(params, "endTime")
+        market, now = self.market_of(symbol), self.clock.now_ms()
+        if from_id is not None and (start is not None or end is not None):
+            raise ApiError(400, -1128, MSG_BAD_COMBO)
+        if start is not None and end is not None and end - start > 3_600_000:
+            raise ApiError(400, -1127, "More than 1 hours between startTime and endTime.")
+        if from_id is not None:
+            tape = trades_from_id(market, from_id, now, limit)
+        elif start is not None or end is not None:
+            lo = start if start is not None else (end or now) - 3_600_000
+            hi = end if end is not None else lo + 3_600_000
+            tape = trades_between(market, lo, hi, now)
+            tape = tape.take(slice(0, limit) if start is not None
+                             else slice(max(0, len(tape) - limit), None))
+        else:
+            tape = recent_trades(market, now, limit)
+        return [agg_trade_json(tape, i) for i in range(len(tape))]
+
+    def _avg_price(self, request: _Request) -> dict:
+        symbol = self._one_symbol(request.params)
+        market, now = self.market_of(symbol), self.clock.now_ms()
+        tape = trades_between(market, now - 5 * 60_000, now, now)
+        if len(tape) == 0:
+            return {"mins": 5, "price": fmt8(market.price_at(now)), "closeTime": now}
+        vwap = float((tape.prices * tape.qtys).sum() / tape.qtys.sum())
+        return {"mins": 5, "price": fmt8(vwap), "closeTime": int(tape.times[-1])}
+
+    def _book_ticker(self, request: _Request) -> object:
         single, names = self._chosen_symbols(request.params)
         now = self.clock.now_ms()
-        tickers = [ticker_24hr(self.market_of(name), name, now) for name in names]
+        tickers = []
+        for name in names:
+            book = self.book_of(name, now)
+            (bid, bid_qty), (ask, ask_qty) = book.levels("bids", 1)[0], book.levels("asks", 1)[0]
+            tickers.append({"symbol": name, "bidPrice": fmt8(bid), "bidQty": fmt8(bid_qty),
+                            "askPrice": fmt8(ask), "askQty": fmt8(ask_qty)})
+        return tickers[0] if single else tickers
+
+    @staticmethod
+    def _ticker_type(params: dict[str, str]) -> str:
+        kind = params.get("type") or "FULL"
+        if kind not in ("FULL", "MINI"):
+            raise ApiError(400, -1139, "Invalid ticker type.")
+        return kind
+
+    def _rolling_ticker(self, request: _Request) -> object:
+        params = request.params
+        kind = self._ticker_type(params)
+        window = window_size_ms(params.get("windowSize"))
+        single, names = self._chosen_symbols(params, required=True)
+        if len(names) > 100:
+            raise illegal("symbols", "at most 100 symbols")
+        now = self.clock.now_ms()
+        open_ms = (now - window) // 60_000 * 60_000
+        fields = MINI_FIELDS if kind == "MINI" else WINDOW_FIELDS
+        tickers = [{k: v for k, v in window_stats(self.market_of(n), n, open_ms, now).items()
+                    if k in fields} for n in names]
+        return tickers[0] if single else tickers
+
+    def _trading_day(self, request: _Request) -> object:
+        params = request.params
+        kind = self._ticker_type(params)
+        shift = time_zone_ms(params.get("timeZone"))
+        single, names = self._chosen_symbols(params, required=True)
+        if len(names) > 100:
+            raise illegal("symbols", "at most 100 symbols")
+        now = self.clock.now_ms()
+        day_open = (now + shift) // 86_400_000 * 86_400_000 - shift
+        fields = MINI_FIELDS if kind == "MINI" else WINDOW_FIELDS
+        tickers = [{k: v for k, v in window_stats(self.market_of(n), n, day_open, now,
+                                                  day_open + 86_400_000 - 1).items()
+                    if k in fields} for n in names]
+        return tickers[0] if single else tickers
+
+    def _ticker_24hr(self, request: _Request) -> object:
+        kind = self._ticker_type(request.params)
+        single, names = self._chosen_symbols(request.params)
+        now = self.clock.now_ms()
+        tickers = [ticker_24hr(self.market_of(name), name, now, self.book_of(name, now))
+                   for name in names]
+        if kind == "MINI":
+            tickers = [{k: t[k] for k in MINI_FIELDS} for t in tickers]
         return tickers[0] if single else tickers
 
     def _ticker_price(self, request: _Request) -> object:
@@ -474,7 +769,7 @@ class EmulatorServer:
 
     # -- signed endpoints -----------------------------------------------------------------
     def _account_info(self, request: _Request) -> dict:
-        omit = request.params.get("omitZeroBalances", "").lower() == "true"
+        omit = bool_param(request.params, "omitZeroBalances")
         with self._lock:
             return self._account.account_info(self.clock.now_ms(), omit_zero=omit)
 
@@ -483,16 +778,74 @@ class EmulatorServer:
         assert symbol is not None
         with self._lock:
             now = self.clock.now_ms()
-            price = self.market_of(symbol).price_at(now)
-            order = self._account.place(request.params, price, now)
+            book = self.book_of(symbol, now)
+            kind = request.params.get("newOrderRespType")
+            if kind and kind not in ("ACK", "RESULT", "FULL"):
+                raise illegal("newOrderRespType", "ACK, RESULT, FULL")
+            order = self._account.place(request.params, book, now)
             answer = order.as_full_ack()
             self._autosave()  # on disk before the client can learn of the order
+        kind = kind or ("FULL" if order.type in ("MARKET", "LIMIT") else "ACK")
+        if kind == "ACK":
+            answer = {k: answer[k] for k in ("symbol", "orderId", "orderListId",
+                                             "clientOrderId", "transactTime")}
+        elif kind == "RESULT":
+            answer.pop("fills")
+        counts = self.limiter.order_placed(now, filled=bool(order.trades))
         timeout = self.faults.take_order_timeout()
         if timeout is None:
-            return answer
+            return _Answer(200, answer, counts)
         if timeout < 0:
             return _Answer(0, None, drop=True)
-        return _Answer(200, answer, delay_s=timeout)
+        return _Answer(200, answer, counts, delay_s=timeout)
+
+    def _test_order(self, request: _Request) -> dict:
+        """``POST /api/v3/order/test``: every check of a new order, nothing executed."""
+        symbol = self._one_symbol(request.params)
+        compute = bool_param(request.params, "computeCommissionRates")
+        with self._lock:
+            now = self.clock.now_ms()
+            self._account.validate(request.params, self.book_of(symbol, now), now)
+            if not compute:
+                return {}
+            rate = fmt8(self._account.fee_rate)
+            zero = fmt8(0)
+            return {
+                "standardCommissionForOrder": {"maker": rate, "taker": rate},
+                "specialCommissionForOrder": {"maker": zero, "taker": zero},
+                "taxCommissionForOrder": {"maker": zero, "taker": zero},
+                "discount": {"enabledForAccount": False, "enabledForSymbol": False,
+                             "discountAsset": "BNB", "discount": zero},
+            }
+
+    def _commission(self, request: _Request) -> dict:
+        symbol = self._one_symbol(request.params)
+        rate, zero = fmt8(self._account.fee_rate), fmt8(0)
+        four = {"maker": rate, "taker": rate, "buyer": zero, "seller": zero}
+        return {
+            "symbol": symbol,
+            "standardCommission": four,
+            "specialCommission": dict.fromkeys(four, zero),
+            "taxCommission": dict.fromkeys(four, zero),
+            "discount": {"enabledForAccount": False, "enabledForSymbol": False,
+                         "discountAsset": "BNB", "discount": zero},
+        }
+
+    def _cancel_open_orders(self, request: _Request) -> list:
+        symbol = self._one_symbol(request.params)
+        with self._lock:
+            now = self.clock.now_ms()
+            targets = [o for o in self._account.orders
+                       if o.symbol == symbol and o.status in OPEN_STATUSES]
+            if not targets:
+                raise ApiError(400, -2011, MSG_UNKNOWN_ORDER)
+            answers = [self._account.cancel({"symbol": symbol, "orderId": str(o.order_id)}, now)
+                       for o in targets]
+            self._autosave()
+            return answers
+
+    def _rate_limit_order(self, request: _Request) -> list:
+        return self.limiter.order_counts(self.clock.now_ms())
 
     def _get_order(self, request: _Request) -> dict:
         with self._lock:
@@ -512,8 +865,9 @@ class EmulatorServer:
     def _all_orders(self, request: _Request) -> list:
         params = request.params
         symbol = self._symbol_param(params)
-        limit = int_param(params, "limit") or 500
-        start, end = int_param(params, "startTime"), int_param(params, "endTime")
+        limit = self._limit_param(params, 500, 1000)
+        start, end = time_param(params, "startTime"), time_param(params, "endTime")
+        check_day_span(start, end)
         from_id = int_param(params, "orderId")
         with self._lock:
             chosen = [
@@ -566,6 +920,27 @@ class EmulatorServer:
         return self.faults.active()
 
 
+def check_day_span(start: int | None, end: int | None) -> None:
+    """-1127 when ``startTime`` and ``endTime`` are more than 24 hours apart."""
+    if start is not None and end is not None and end - start > 86_400_000:
+        raise ApiError(400, -1127, "More than 24 hours between startTime and endTime.")
+
+
+def parse_params(query: str, body: str) -> tuple[dict[str, str], str | None]:
+    """Parameters of a query string and a form body, and the first name sent twice in one of
+    them. A name in both keeps the query string's value, as Binance does."""
+    params: dict[str, str] = {}
+    duplicate = None
+    for source in (body, query):  # the query string last: its values win
+        seen: set[str] = set()
+        for name, value in parse_qsl(source, keep_blank_values=True):
+            if name in seen and duplicate is None:
+                duplicate = name
+            seen.add(name)
+            params[name] = value
+    return params, duplicate
+
+
 class _Handler(BaseHTTPRequestHandler):
     """HTTP/1.1 with keep-alive (ccxt's requests session reuses connections)."""
 
@@ -599,9 +974,10 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw_body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
-        params = dict(parse_qsl(parts.query, keep_blank_values=True))
-        if raw_body and "json" not in (self.headers.get("Content-Type") or ""):
-            params.update(parse_qsl(raw_body, keep_blank_values=True))
+        params, duplicate = parse_params(
+            parts.query,
+            raw_body if "json" not in (self.headers.get("Content-Type") or "") else "",
+        )
         request = _Request(
             method=method,
             path=parts.path,
@@ -609,6 +985,8 @@ class _Handler(BaseHTTPRequestHandler):
             raw_body=raw_body,
             params=params,
             headers={k.lower(): v for k, v in self.headers.items()},
+            ip=str(self.client_address[0]),
+            duplicate=duplicate,
         )
         emulator = self.emulator
         answer = emulator.handle(request)

@@ -7,6 +7,7 @@ bug in the bot shows up here rather than on the testnet.
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 EIGHT = Decimal("0.00000001")
@@ -27,6 +28,7 @@ MSG_TOO_MANY = (
     "Too many requests; current limit of IP(127.0.0.1) request weight per minute is 6000."
     " Please use WebSocket Streams for live updates to avoid polling the API."
 )
+MSG_UNSUPPORTED = "This operation is not supported."
 MSG_UNKNOWN_ERROR = "An unknown error occurred while processing the request."
 MSG_OVERLOADED = (
     "Server is currently overloaded with other requests. Please try again in a few minutes."
@@ -36,11 +38,13 @@ MSG_OVERLOADED = (
 class ApiError(Exception):
     """A Binance error answer: HTTP ``status`` with body ``{"code": code, "msg": msg}``."""
 
-    def __init__(self, status: int, code: int, msg: str) -> None:
+    def __init__(self, status: int, code: int, msg: str,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(f"{status} {code} {msg}")
         self.status = status
         self.code = code
         self.msg = msg
+        self.headers: dict[str, str] = dict(headers or {})
 
     def body(self) -> dict:
         """The JSON body Binance sends with this error."""
@@ -62,10 +66,12 @@ def illegal(name: str, legal: str) -> ApiError:
 
 
 def fmt8(value: float | Decimal) -> str:
-    """A price or quantity as Binance sends it: a string with exactly 8 decimals."""
+    """A price or quantity as Binance sends it: exactly 8 decimals, never an exponent
+    (``"0.00000000"``, not ``"0E-8"``)."""
     if isinstance(value, Decimal):
-        return str(value.quantize(EIGHT, rounding=ROUND_HALF_UP))
-    return f"{value:.8f}"
+        return format(value.quantize(EIGHT, rounding=ROUND_HALF_UP), "f")
+    text = f"{value:.8f}"
+    return "0.00000000" if text == "-0.00000000" else text
 
 
 def dec(value: float | str | Decimal) -> Decimal:
@@ -80,12 +86,102 @@ def floor_to_step(value: Decimal, step: Decimal) -> Decimal:
     return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
 
 
+SYMBOL_RANGE = "^[A-Z0-9-_.]{1,20}$"
+SYMBOLS_RANGE = '^\\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}"){0,}){0,1}\\]$'
+SYMBOL_RE = re.compile(SYMBOL_RANGE)
+SYMBOLS_RE = re.compile(SYMBOLS_RANGE)
+SYMBOL_STATUSES = ("TRADING", "HALT", "BREAK")
+PERMISSIONS = ("SPOT", "MARGIN", "LEVERAGED", *(f"TRD_GRP_{n:03d}" for n in range(2, 26)))
+MSG_BAD_COMBO = "Combination of optional parameters invalid."
+LONG_RANGE = "^[0-9]{1,20}$"
+DECIMAL_RANGE = "^([0-9]{1,20})(\\.[0-9]{1,20})?$"
+RECV_WINDOW_RANGE = "^([0-9]{1,20})(\\.[0-9]{1,3})?$"
+_LONG_RE = re.compile(LONG_RANGE)
+_DECIMAL_RE = re.compile(DECIMAL_RANGE)
+_RECV_WINDOW_RE = re.compile(RECV_WINDOW_RANGE)
+# A timestamp above this is in microseconds (Binance accepts both; ms reach it in year 5138).
+MICROSECONDS_FROM = 100_000_000_000_000
+
+
 def int_param(params: dict[str, str], name: str) -> int | None:
-    """An optional integer request parameter; -1100 (illegal characters) when not a number."""
+    """An optional LONG/INT parameter (digits only, as Binance parses them); -1100 otherwise."""
     raw = params.get(name)
     if raw is None or raw == "":
         return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise illegal(name, "^[0-9]{1,20}$") from None
+    if not _LONG_RE.match(raw):
+        raise illegal(name, LONG_RANGE)
+    return int(raw)
+
+
+def time_param(params: dict[str, str], name: str) -> int | None:
+    """An optional time parameter in ms; a value in microseconds is converted to ms."""
+    value = int_param(params, name)
+    if value is not None and value >= MICROSECONDS_FROM:
+        return value // 1000
+    return value
+
+
+def decimal_param(params: dict[str, str], name: str) -> Decimal | None:
+    """An optional DECIMAL parameter: plain digits with an optional fraction, as Binance
+    reads it; ``9e-05`` or ``-1`` is -1100 ILLEGAL_CHARS naming the legal range."""
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not _DECIMAL_RE.match(raw):
+        raise illegal(name, DECIMAL_RANGE)
+    return Decimal(raw)
+
+
+def recv_window_param(params: dict[str, str]) -> Decimal | None:
+    """``recvWindow`` in ms: a decimal with up to three places (``6000.346``)."""
+    raw = params.get("recvWindow")
+    if raw is None or raw == "":
+        return None
+    if not _RECV_WINDOW_RE.match(raw):
+        raise illegal("recvWindow", RECV_WINDOW_RANGE)
+    return Decimal(raw)
+
+
+def bool_param(params: dict[str, str], name: str, default: bool = False) -> bool:
+    """An optional BOOLEAN parameter (``true``/``false``, any case); -1100 otherwise."""
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() not in ("true", "false"):
+        raise illegal(name, "true, false")
+    return raw.lower() == "true"
+
+
+_TIME_ZONE_RE = re.compile(r"^([+-]?)(\d{1,2})(?::(\d{2}))?$")
+_WINDOW_RE = re.compile(r"^(\d{1,2})([mhd])$")
+
+
+def time_zone_ms(raw: str | None) -> int:
+    """A ``timeZone`` parameter (``"8"``, ``"-1:00"``, ``"05:45"``) as an offset in ms;
+    -1100 outside [-12:00, +14:00]."""
+    if raw is None or raw == "":
+        return 0
+    match = _TIME_ZONE_RE.match(raw)
+    minutes = None
+    if match:
+        sign = -1 if match.group(1) == "-" else 1
+        hours, mins = int(match.group(2)), int(match.group(3) or 0)
+        if mins < 60:
+            minutes = sign * (hours * 60 + mins)
+    if minutes is None or not -12 * 60 <= minutes <= 14 * 60:
+        raise illegal("timeZone", "[-12:00, +14:00]")
+    return minutes * 60_000
+
+
+def window_size_ms(raw: str | None) -> int:
+    """A rolling ticker's ``windowSize`` (``1m``..``59m``, ``1h``..``23h``, ``1d``..``7d``) in
+    ms, ``1d`` when absent; -1100 otherwise."""
+    if raw is None or raw == "":
+        return 86_400_000
+    match = _WINDOW_RE.match(raw)
+    if match:
+        count, unit = int(match.group(1)), match.group(2)
+        top, span = {"m": (59, 60_000), "h": (23, 3_600_000), "d": (7, 86_400_000)}[unit]
+        if 1 <= count <= top:
+            return count * span
+    raise illegal("windowSize", "1m..59m, 1h..23h, 1d..7d")

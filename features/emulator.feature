@@ -52,3 +52,39 @@ Feature: A local Binance Spot exchange for the unchanged ccxt client
     When the client buys 0.01 ETH at market
     Then the ETH balance grew by 0.00999
     And the BTC and BNB balances are still 1
+
+  Scenario: The order book and book ticker sit on the market's price
+    When a plain HTTP client asks for the BTCUSDT depth of 5 levels and the book ticker
+    Then the best bid and the best ask are both the ticker's last price
+    And each side lists 5 levels one tick apart
+
+  Scenario: Every answer reports the request weight used
+    When a plain HTTP client asks for ping, then exchangeInfo
+    Then the X-MBX-USED-WEIGHT-1M headers read 1, then 21
+
+  Scenario: Past the weight limit the emulator answers 429, then bans with 418
+    Given an emulator allowing 10 request weight per minute and banning after 2 refusals
+    When a plain HTTP client asks for exchangeInfo 3 times
+    Then the answers are 429, 429 and 418, each with a Retry-After header
+    And the 418 says the IP is banned until a time 120 seconds ahead
+
+  Scenario: Zero amounts are written with fixed decimals
+    When the client buys 0.001 BTC at market with client order id "zero-1"
+    Then the raw order answer's price is "0.00000000"
+
+  Scenario: A quantity in scientific notation is refused as Binance refuses it
+    When a plain HTTP client sends a market buy of quantity "9e-05"
+    Then the answer is -1100 "Illegal characters found in parameter 'quantity'; legal range is '^([0-9]{1,20})(\.[0-9]{1,20})?$'."
+
+  Scenario: A stop-loss order waits for the market path, then sells
+    Given the price will fall from 30000 to 29000 over the next minutes
+    When the client places a stop-loss sell of 0.01 BTC at 29500
+    Then the order is open and not working yet
+    When the clock passes the fall
+    Then the order is filled near 29500
+
+  Scenario: A standalone emulator restarted with --state continues its ids and balances
+    Given a standalone emulator keeping its state in a file
+    When it fills an order and is restarted on the same file
+    Then the next order gets the following order id
+    And the BTC balance is the one before the restart

@@ -107,6 +107,7 @@ def plot_walk_forward(times_ms: np.ndarray, oos_equity: np.ndarray, is_line: np.
     for bound in bounds_ms:
         ax.axvline(np.datetime64(int(bound), "ms"), color="#999999", lw=0.6, ls=":")
     ax.set_ylabel(f"equity ({currency})")
+    ax.ticklabel_format(axis="y", useOffset=False, style="plain")
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)

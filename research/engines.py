@@ -2,9 +2,10 @@
 
 Each engine takes batches of combinations and yields ``(batch, outcomes)`` as batches finish,
 in completion order, so the caller can write rows, draw progress and stop on Ctrl+C the same
-way whichever engine runs. Candles reach each worker once: the pool's workers inherit them by
-``fork``; on Dask they are scattered to every worker once and each worker keeps one
-``Evaluator`` per sweep. See docs/decisions/0151-parallel-engine.md.
+way whichever engine runs. Candles reach each worker once: the pool's workers get them as
+their initialiser's arguments (from a fork server, never a fork of this threaded process);
+on Dask they are scattered to every worker once and each worker keeps one ``Evaluator`` per
+sweep. See docs/decisions/0151-parallel-engine.md.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import multiprocessing
 import os
 import signal
 import socket
+import threading
 from collections.abc import Iterator, Sequence
 from urllib.parse import urlparse
 
+from core.memory import reuse_freed_memory
 from research.grid import Combo
 from research.sweep import Evaluator, Outcome, SweepSpec
 
@@ -60,16 +63,14 @@ def run_inline(candles, spec: SweepSpec, work: Sequence[Batch]) -> Iterator[tupl
 
 # ---- local process pool ----------------------------------------------------------------------
 
-_FORKED: tuple | None = None  # (candles, spec), set in the parent just before the fork
 _POOL_EVALUATOR: Evaluator | None = None
 
 
-def _pool_start() -> None:
-    """Pool worker initialiser: the parent's candles, inherited by fork; Ctrl+C is the parent's."""
+def _pool_start(candles, spec: SweepSpec) -> None:
+    """Pool worker initialiser: one Evaluator on the candles sent once; Ctrl+C is the parent's."""
     global _POOL_EVALUATOR
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    assert _FORKED is not None
-    _POOL_EVALUATOR = Evaluator(*_FORKED)
+    _POOL_EVALUATOR = Evaluator(candles, spec)
 
 
 def _pool_batch(item: tuple[int, Batch]) -> tuple[int, list[Outcome]]:
@@ -77,17 +78,32 @@ def _pool_batch(item: tuple[int, Batch]) -> tuple[int, list[Outcome]]:
     return item[0], _POOL_EVALUATOR.evaluate_many(item[1])
 
 
+def pool_context() -> multiprocessing.context.BaseContext:
+    """``fork`` while this process runs no other thread, else a preloaded ``forkserver``.
+
+    A plain ``fork`` copies whatever locks the parent's other threads hold at that moment (a
+    log handler's, an executor's), and a worker can then wait on one forever: with any other
+    thread alive, workers come from a fork server, a clean single-threaded process with the
+    sweep code imported. A single-threaded parent (the command line) forks directly: no
+    server to start (about half a second of imports) and no candles to pickle.
+    """
+    if threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["research.sweep"])
+    return context
+
+
 def run_pool(
     candles, spec: SweepSpec, work: Sequence[Batch], workers: int
 ) -> Iterator[tuple[Batch, list]]:
-    """Every batch on ``workers`` forked processes, yielded as each finishes."""
-    global _FORKED
+    """Every batch on ``workers`` worker processes, yielded as each finishes."""
     if workers <= 1 or len(work) <= 1:
         yield from run_inline(candles, spec, work)
         return
-    _FORKED = (candles, spec)
-    context = multiprocessing.get_context("fork")
-    pool = context.Pool(min(workers, len(work)), initializer=_pool_start)
+    pool = pool_context().Pool(
+        min(workers, len(work)), initializer=_pool_start, initargs=(candles, spec)
+    )
     try:
         for index, outcomes in pool.imap_unordered(_pool_batch, list(enumerate(work))):
             yield work[index], outcomes
@@ -95,7 +111,6 @@ def run_pool(
     finally:
         pool.terminate()
         pool.join()
-        _FORKED = None
 
 
 # ---- Dask cluster ----------------------------------------------------------------------------
@@ -107,6 +122,7 @@ def dask_batch(token: str, spec: SweepSpec, candles, batch: Batch) -> list[Outco
     """Runs on a Dask worker: one Evaluator per sweep token, kept for the sweep's next batches."""
     evaluator = _DASK_EVALUATORS.get(token)
     if evaluator is None:
+        reuse_freed_memory()
         _DASK_EVALUATORS.clear()  # one sweep at a time per worker: free the previous one
         evaluator = _DASK_EVALUATORS[token] = Evaluator(candles, spec)
     return evaluator.evaluate_many(batch)

@@ -16,7 +16,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -33,9 +33,10 @@ class ResultsError(ValueError):
 
 def data_fingerprint(candles) -> dict[str, Any]:
     """What identifies the candles: count, first and last time, and a hash of every value."""
-    digest = hashlib.blake2b(digest_size=16)
+    # SHA-1 as a fast fingerprint (hardware-accelerated here), not as a security measure.
+    digest = hashlib.sha1(usedforsecurity=False)
     for col in ("timestamp", "open", "high", "low", "close", "volume"):
-        digest.update(np.ascontiguousarray(candles[col].to_numpy()).tobytes())
+        digest.update(np.ascontiguousarray(candles[col].to_numpy()))
     stamps = candles["timestamp"].to_numpy()
     return {"candles": int(stamps.size), "first": int(stamps[0]), "last": int(stamps[-1]),
             "hash": digest.hexdigest()}
@@ -95,7 +96,8 @@ class ResultsFile:
         self.header = header
         self.param_names = list(param_names)
         self.rows: dict[tuple[str, ...], dict[str, Any]] = {}
-        self._handle = None
+        self._handle: TextIO | None = None
+        self._writer: Any = None
 
     def load(self) -> int:
         """Read the rows of an earlier run; ResultsError when they belong to another sweep."""
@@ -150,7 +152,8 @@ class ResultsFile:
             return
         self.rows[key] = dict(row)
         self._writer.writerow([_cell(row.get(col)) for col in self.header])
-        self._handle.flush()
+        if self._handle is not None:
+            self._handle.flush()
 
     def finish(self, objective: Objective,
                order: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
@@ -164,7 +167,7 @@ class ResultsFile:
             self._handle = None
         position = {row_key(r, self.param_names): k for k, r in enumerate(order)}
         rows = sorted(self.rows.items(), key=lambda item: position.get(item[0], len(position)))
-        ranked = objective.rank([row for _, row in rows])
+        ranked = [dict(r) for r in objective.rank([row for _, row in rows])]
         self._rewrite(ranked)
         return ranked
 

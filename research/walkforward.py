@@ -154,14 +154,14 @@ def stitch(candles, spec: SweepSpec, picks: Sequence[WindowPick]) -> Stitched:
     c = candles["close"].to_numpy()[start:end]
     ledger = build_ledger(trades, h, lo, rules)
     equity = equity_curve(trades, ledger, c, rules, spec.capital)
-    held = float(trades.qty.max()) if len(trades) else 0.0
+    held = float(np.max(trades.qty)) if len(trades) and trades.qty is not None else 0.0
     summary = performance_summary(trades, ledger, equity, stamps[start:end], float(o[0]),
                                   float(c[-1]), held, spec.capital)
     is_net = sum(p.is_summary["Net Profit"] for p in picks)
     is_years = sum(_years(stamps, p.window.train) for p in picks)
     oos_years = sum(_years(stamps, p.window.test) for p in picks)
-    is_annual = is_net / is_years if is_years > 0 else None
-    oos_annual = summary["Net Profit"] / oos_years if oos_years > 0 else None
+    is_annual = float(is_net) / is_years if is_years > 0 else None
+    oos_annual = float(summary["Net Profit"] or 0.0) / oos_years if oos_years > 0 else None
     wfe = (oos_annual / is_annual if is_annual and is_annual > 0 and oos_annual is not None
            else None)
     is_line = np.empty(end - start)

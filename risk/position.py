@@ -242,7 +242,12 @@ class PositionManager:
             candle_ms=candle_open_ms)
         self._state.stop_entries = stops
         for entry in stops:
-            if entry not in before:
+            if entry in before:
+                continue
+            if any(e.side == entry.side for e in before):
+                # A stop re-placed at a new level each candle (a channel) is routine.
+                self.log.debug("Stop entry moved: %s", describe(entry))
+            else:
                 self.log.info("Stop entry armed: %s", describe(entry))
         for entry in before:
             if not any(e.side == entry.side for e in stops):
@@ -324,7 +329,8 @@ class PositionManager:
         self.log.info("Stop entry reached at %s %s: %s", _price(price), self.quote_asset,
                       describe(entry))
         if (entry.side == "buy") == held:
-            self._state.stop_entries = after_fill(self._state.stop_entries, entry)
+            # Nothing to do (not filled): it is spent, its OCA group stays armed.
+            self._state.stop_entries = [e for e in self._state.stop_entries if e is not entry]
             self._save()
             return None
         if entry.side == "buy":

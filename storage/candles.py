@@ -148,6 +148,57 @@ def append_candles(path: str | Path, frame: pd.DataFrame) -> int:
     return len(new)
 
 
+def _last_line_span(path: Path) -> tuple[int, bytes] | None:
+    """(offset, bytes) of the last complete line of ``path``, or None when there is none."""
+    with path.open("rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        block = min(size, 4096)
+        while True:
+            handle.seek(size - block)
+            tail = handle.read(block)
+            end = tail.rfind(b"\n")
+            start = tail.rfind(b"\n", 0, end) if end > 0 else -1
+            if start >= 0 or block == size:
+                break
+            block = min(size, block * 2)
+    if end < 0:
+        return None
+    return size - block + start + 1, tail[start + 1:end]
+
+
+def stored_last_row(path: str | Path) -> list[float] | None:
+    """The last stored candle as ``[timestamp, open, high, low, close, volume]``, or None."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    span = _last_line_span(path)
+    if span is None:
+        return None
+    fields = span[1].split(b",")
+    try:
+        return [float(f) for f in fields[: len(CANDLE_COLUMNS)]]
+    except ValueError:
+        return None  # the header
+
+
+def replace_last_row(path: str | Path, row: pd.DataFrame) -> None:
+    """Replace the file's last complete row by ``row`` (one candle): cut it, append the new.
+
+    For a last row that differs from the exchange's candle at the same time (one cut inside
+    its volume's digits looks whole): the exchange's values win.
+    """
+    path = Path(path)
+    span = _last_line_span(path)
+    if span is None:
+        return
+    body = row[CANDLE_COLUMNS].to_csv(header=False, index=False, lineterminator="\n")
+    with path.open("rb+") as handle:
+        handle.truncate(span[0])
+        handle.flush()
+        os.fsync(handle.fileno())
+    append_whole(path, body.encode("utf-8"))
+
+
 def candle_line_is_whole(line: bytes) -> bool:
     """True when an unterminated last line is the header or a complete, sound candle row.
 

@@ -145,7 +145,7 @@ def state_value_problem(state: BotState) -> str | None:
     sequence at least 0. A NaN quantity could never be sold, an infinite entry price fires an
     instant stop-loss, a negative one makes up a profit: none may reach the position manager.
     """
-    records = [("position", state.position), ("pending", state.pending)]
+    records: list[tuple[str, Any]] = [("position", state.position), ("pending", state.pending)]
     records += [(f"stop_entries[{k}]", e) for k, e in enumerate(state.stop_entries)]
     for name, record in records:
         if record is None:

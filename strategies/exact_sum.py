@@ -35,36 +35,70 @@ def window_sums(values: np.ndarray, n: int) -> np.ndarray:
 
 def window_sums_many(values: np.ndarray, lengths: list[int]) -> list[np.ndarray]:
     """``window_sums`` for several window lengths, sharing the one split of the values."""
-    x = np.ascontiguousarray(values, dtype=np.float64)
     for n in lengths:
         if n < 1:
             raise ValueError(f"window length must be at least 1, got {n}")
-    longest = max(lengths)
-    if x.size < longest or longest == 1 or not np.isfinite(x).all():
-        return [_simple_cases(x, n) for n in lengths]
-    biggest = float(np.max(np.abs(x)))
-    if biggest == 0.0:
-        return [np.zeros(x.size - n + 1) for n in lengths]
-    # Each nonzero x is a multiple of 2**(exponent - 53): its 53-bit mantissa made integer.
-    low = _lowest_exponent(x) - 53
-    top = math.frexp(biggest)[1]
-    # A window sums n limbs, so a limb may carry 53 - bits(n) bits and its sum stays exact.
-    width = 53 - int(longest).bit_length()
-    if top - low <= width:
-        prefix = _prefix(_scaled(x, -low))
-        return [_scaled(_windows(prefix, n), low) for n in lengths]
-    if top - low <= 2 * width:
-        cut = low + width
-        high_part = np.trunc(_scaled(x, -cut))
-        low_part = x - _scaled(high_part, cut)  # exact: the bits of x below 2**cut
-        high_prefix = _prefix(high_part)
-        low_prefix = _prefix(_scaled(low_part, -low))
-        # Both parts are exact, so their one float addition is the correctly rounded sum.
-        return [
-            _scaled(_windows(high_prefix, n), cut) + _scaled(_windows(low_prefix, n), low)
-            for n in lengths
-        ]
-    return [_fsum_windows(x, n) for n in lengths]
+    split = WindowSums(values, max(lengths))
+    return [split.sums(n) for n in lengths]
+
+
+class WindowSums:
+    """The integer-limb split and prefix sums of one series, for windows up to ``longest``.
+
+    Building it is the expensive part (the split and the int64 prefix sums); each
+    ``sums(n)`` after that is a prefix difference. Every result is the correctly rounded
+    window sum whatever ``longest`` was, so one split serves many lengths bit for bit.
+    """
+
+    def __init__(self, values: np.ndarray, longest: int) -> None:
+        x = np.ascontiguousarray(values, dtype=np.float64)
+        self.x = x
+        self.longest = int(longest)
+        self.mode = "simple"
+        if x.size < longest or longest == 1 or not np.isfinite(x).all():
+            return
+        biggest = float(np.max(np.abs(x)))
+        if biggest == 0.0:
+            self.mode = "zero"
+            return
+        # Each nonzero x is a multiple of 2**(exponent - 53): its 53-bit mantissa made integer.
+        low = _lowest_exponent(x) - 53
+        top = math.frexp(biggest)[1]
+        # A window sums n limbs, so a limb may carry 53 - bits(n) bits and its sum stays exact.
+        width = 53 - int(longest).bit_length()
+        self.low = low
+        if top - low <= width:
+            self.mode = "one"
+            self.prefix = _prefix(_scaled(x, -low))
+        elif top - low <= 2 * width:
+            self.mode = "two"
+            cut = low + width
+            high_part = np.trunc(_scaled(x, -cut))
+            low_part = x - _scaled(high_part, cut)  # exact: the bits of x below 2**cut
+            self.cut = cut
+            self.high_prefix = _prefix(high_part)
+            self.low_prefix = _prefix(_scaled(low_part, -low))
+        else:
+            self.mode = "fsum"
+
+    def sums(self, n: int) -> np.ndarray:
+        """The correctly rounded sum of every window of ``n`` values (``n <= longest``)."""
+        if n < 1:
+            raise ValueError(f"window length must be at least 1, got {n}")
+        if n > self.longest:
+            raise ValueError(f"window length {n} is above this split's {self.longest}")
+        x = self.x
+        if self.mode == "simple":
+            return _simple_cases(x, n)
+        if self.mode == "zero":
+            return np.zeros(x.size - n + 1)
+        if self.mode == "one":
+            return _scaled(_windows(self.prefix, n), self.low)
+        if self.mode == "two":
+            # Both parts are exact, so their one float addition is the correctly rounded sum.
+            return (_scaled(_windows(self.high_prefix, n), self.cut)
+                    + _scaled(_windows(self.low_prefix, n), self.low))
+        return _fsum_windows(x, n)
 
 
 def _simple_cases(x: np.ndarray, n: int) -> np.ndarray:

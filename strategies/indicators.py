@@ -18,9 +18,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from strategies.exact_sum import window_sums_many
+from strategies.exact_sum import WindowSums, window_sums_many
+from strategies.params import MAX_PERIOD
 from strategies.recurrence import seeded_recursion
-from strategies.shared import reusable, reusable_each
+from strategies.shared import kept, reusable, reusable_each
 
 # Pine's absolute tolerance for comparisons written in a script (``rsi < 70``); the ta.*
 # built-ins above compare exactly. See docs/decisions/0013-comparison-tolerance.md.
@@ -66,6 +67,16 @@ def sma(x: ArrayLike, n: int) -> np.ndarray:
     return smas(x, n)[0]
 
 
+def shared_split(x: np.ndarray, values: np.ndarray, longest: int) -> WindowSums | None:
+    """The window-sum split of a shared source series (``strategies.shared``), built once for
+    every length up to the longest period a strategy may use; None outside a shared block."""
+    if longest > values.size:
+        return None
+    reach = min(max(MAX_PERIOD, longest), values.size)
+    split = kept("window sums", x, lambda: WindowSums(values, reach))
+    return split if split is not None and split.longest >= longest else None
+
+
 @reusable_each
 def smas(x: ArrayLike, *lengths: int) -> list[np.ndarray]:
     """``[sma(x, n) for n in lengths]``, sharing the work of splitting the values."""
@@ -75,7 +86,10 @@ def smas(x: ArrayLike, *lengths: int) -> list[np.ndarray]:
     dense = bool(defined.all())
     values = x if dense else x[defined]
     results = []
-    for n, sums in zip(sizes, window_sums_many(values, sizes), strict=True):
+    split = shared_split(x, values, max(sizes)) if dense else None
+    all_sums = ([split.sums(n) for n in sizes] if split is not None
+                else window_sums_many(values, sizes))
+    for n, sums in zip(sizes, all_sums, strict=True):
         compact = np.full(values.size, np.nan)
         compact[n - 1:] = sums / n
         if dense:

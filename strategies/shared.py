@@ -104,3 +104,19 @@ def reusable_each(func: Callable[..., list[Any]]) -> Callable[..., list[Any]]:
         return [memo.series[key] for key in keys]
 
     return wrapper
+
+
+def kept(kind: str, x: Any, build: Callable[[], Any]) -> Any:
+    """``build()`` once per ``kind`` and shared source ``x`` inside a SharedSeries block (the
+    same object on later calls); None outside a block or for any other array, so the caller
+    computes as usual."""
+    memo = _active
+    if memo is None:
+        return None
+    k = memo.source_index(x)
+    if k is None:
+        return None
+    key = ("kept", kind, k)
+    if key not in memo.series:
+        memo.series[key] = build()
+    return memo.series[key]

@@ -16,14 +16,14 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from storage.trades import load_rows
-from tests.main_subprocess import child_env, error_lines, project_copy, run_main
+from tests.main_subprocess import child_env, project_copy
 from tests.resilience_helpers import advance, candle_problems
 
 # -- second bot refused ---------------------------------------------------------------------
 
 
 def _bot_args(world) -> list[str]:
-    return ["--exchange", "local", "--speed", "60", "--data-dir", str(world["dir"] / "data"),
+    return ["--exchange", "local", "--speed", "600", "--data-dir", str(world["dir"] / "data"),
             "--logs-dir", str(world["dir"] / "logs"), "--quiet"]
 
 
@@ -43,33 +43,37 @@ def first_bot(world):
     deadline = time.monotonic() + 30
     while lock_holder(world["dir"] / "data") != proc.pid:
         assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-        time.sleep(0.05)
-    candles = world["dir"] / "data" / "historical_data.csv"
-    while not candles.exists():
-        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-        time.sleep(0.05)
+        time.sleep(0.02)
 
 
 @when("a second bot starts on the same data folder")
-def second_bot(world):
-    world["second"] = run_main(world["project"], *_bot_args(world), "--max-candles", "1")
+def second_bot(world, capsys):
+    import main
+
+    status = main.main(_bot_args(world) + ["--max-candles", "1"])
+    world["second"] = (status, capsys.readouterr().err)
 
 
 @then("the second bot exits 2 with one line naming the first bot's PID")
 def second_refused(world):
-    result = world["second"]
-    lines = error_lines(result.stderr)
-    assert result.returncode == 2, result.stderr
+    status, stderr = world["second"]
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert status == 2, stderr
     assert len(lines) == 1 and f"PID {world['first'].pid}" in lines[0], lines
 
 
 @then("the first bot stops cleanly with its candle file holding every candle once")
 def first_clean(world):
     proc = world["first"]
+    candles = world["dir"] / "data" / "historical_data.csv"
+    deadline = time.monotonic() + 30
+    while not candles.exists():  # at least one cycle of the first bot's own
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.02)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
     assert proc.stderr.read() == ""
-    assert candle_problems(world["dir"] / "data" / "historical_data.csv") == []
+    assert candle_problems(candles) == []
 
 
 # -- exchange ids restarted ------------------------------------------------------------------

@@ -118,3 +118,35 @@ def test_the_order_broker_benchmark_prints_figures_per_strategy():
     lines = done.stdout.splitlines()
     assert lines[0] == "3,000 synthetic 1m candles (3,000 candles):"
     assert len(lines) == 6 and all("broker" in line and "trades" in line for line in lines[1:])
+
+
+def test_compare_asks_for_qty_percent_when_sizes_vary_and_the_strategy_has_none(capsys):
+    """
+    Given TradingView's Supertrend export (sizes from equity) compared as the macd strategy
+    When compare runs without --qty-percent
+    Then it exits 2 with one line asking for --qty-percent
+    """
+    from tests.conftest import require_tv_reference
+
+    export = require_tv_reference("supertrend_trades.csv")
+    status = main.main(["compare", "--tv-trades", str(export), "--data",
+                        str(require_tv_reference("ohlcv.csv")), "--strategy", "macd"])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and "pass --qty-percent P" in err and len(err.splitlines()) == 1
+
+
+def test_export_lot_is_the_finest_step_the_sizes_show():
+    """
+    Given export trades sized 132522.8, 132740 and 1.25
+    When the lot is read from them
+    Then it is 0.1 for the first two and 0.01 with the third
+    """
+    from backtest.tvexport import ExportTrade, Number
+    from commands.compare import export_lot
+
+    def trade(qty):
+        price = Number(1.0, 0)
+        return ExportTrade(1, 1, "", "", price, price, qty, None, "", "", False)
+
+    assert export_lot([trade(132522.8), trade(132740.0)]) == pytest.approx(0.1)
+    assert export_lot([trade(132522.8), trade(1.25)]) == pytest.approx(0.01)

@@ -128,3 +128,48 @@ def test_no_back_fill_without_a_gap(tmp_path, before):
     client = PagedExchange(stamps, now_ms=stamps[-1] + TF)
     result = CandleRecorder(client, path, TF).store(candles(stamps))
     assert client.calls == 0 and result.backfilled == 0 and result.appended == 10
+
+
+def test_a_gap_of_years_is_filled_a_few_pages_per_cycle(tmp_path, caplog):
+    """
+    Given a candle file whose last row is 2500 candles old and a limit of 1 page per cycle
+    When the recorder stores the window on three cycles
+    Then each cycle pages in one more page and says how many are left; the window is stored
+    only once the gap before it is filled, and the file ends without a gap
+    """
+    path = tmp_path / "c.csv"
+    append_candles(path, candles([T0]))
+    stamps = [T0 + i * TF for i in range(1, 2501)]
+    client = PagedExchange(stamps, now_ms=stamps[-1] + TF + 1)
+    recorder = CandleRecorder(client, path, TF, pages_per_cycle=1)
+    with caplog.at_level(logging.INFO, logger="paperbot"):
+        results = [recorder.store(candles(stamps[-200:])) for _ in range(3)]
+    assert [(r.backfilled, r.appended, r.complete) for r in results] == [
+        (1000, 0, False), (1000, 0, False), (300, 200, True)]
+    assert "1300 more to go, next cycle" in caplog.text
+    assert read_candles(path)["timestamp"].tolist() == [T0, *stamps]
+    with pytest.raises(ValueError):
+        CandleRecorder(client, path, TF, pages_per_cycle=0)
+
+
+def test_a_last_row_cut_inside_its_volume_is_replaced_by_the_exchanges(tmp_path, caplog):
+    """
+    Given a candle file whose last row lost the end of its volume (it looked whole: 5.0 -> 5)
+    When the recorder stores a window that holds that candle again
+    Then the row is replaced with the exchange's values, with a warning, and nothing doubled
+    """
+    path = tmp_path / "c.csv"
+    stamps = [T0 + i * TF for i in range(5)]
+    window = candles(stamps)
+    window.loc[4, "volume"] = 5.25
+    append_candles(path, window.head(4))
+    with path.open("a") as handle:
+        handle.write(f"{stamps[4]},100.0,101.0,99.0,100.5,5\n")  # volume 5.25 cut to 5
+    with caplog.at_level(logging.WARNING, logger="paperbot"):
+        result = CandleRecorder(PagedExchange([], 0), path, TF).store(window)
+    assert result.appended == 0 and "replaced it with the exchange's" in caplog.text
+    stored = read_candles(path)
+    assert stored["timestamp"].tolist() == stamps and stored["volume"].iloc[-1] == 5.25
+    caplog.clear()
+    CandleRecorder(PagedExchange([], 0), path, TF).store(window)
+    assert "differs" not in caplog.text

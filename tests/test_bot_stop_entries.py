@@ -174,14 +174,16 @@ def test_armed_stops_resume_after_a_restart_and_a_crash_neither_loses_nor_repeat
 
 def test_a_stop_reached_with_nothing_to_do_is_spent(files, broker):
     """
-    Given a flat manager with a sell stop armed (it can only close a long)
-    When the price falls through it
-    Then no order is sent and the stop is gone, as in the backtester's long-only mode
+    Given a flat manager with a sell stop armed (it can only close a long) and a buy stop in
+        the same OCA group
+    When the price falls through the sell stop
+    Then no order is sent and the sell stop is gone, as in the backtester's long-only mode;
+        not filled, it leaves its OCA group's buy stop armed
     """
     manager = files.manager(price_tick=0.01)
-    manager.on_orders(orders(short=22000.0), T0, 23000.0, **IDS)
+    manager.on_orders(orders(long=23100.0, short=22000.0), T0, 23000.0, **IDS)
     assert manager.on_price(21900.0) is None
-    assert broker.sent == [] and manager.state.stop_entries == []
+    assert broker.sent == [] and [e.side for e in manager.state.stop_entries] == ["buy"]
 
 
 def test_the_loop_arms_the_strategy_stops_and_the_price_poll_fills_them(files, broker, tmp_path):
@@ -215,3 +217,23 @@ def test_the_loop_arms_the_strategy_stops_and_the_price_poll_fills_them(files, b
     buys = [r for r in files.rows() if r["side"] == "buy"]
     assert len(buys) == 1 and buys[0]["exit_reason"] == "stop_entry"
     assert positions.position is not None
+
+
+def test_arming_is_logged_once_and_a_moved_stop_only_at_debug(files, caplog):
+    """
+    Given a flat manager
+    When a candle arms a buy stop, the next moves it, and the third cancels it
+    Then the log says "armed" and "cancelled" at INFO and "moved" only at DEBUG
+    """
+    import logging
+
+    manager = files.manager(price_tick=0.01)
+    with caplog.at_level(logging.DEBUG, logger="paperbot"):
+        manager.on_orders(orders(long=23100.0), T0, 23000.0, **IDS)
+        manager.on_orders(orders(long=23090.0), T0 + MINUTE, 23000.0, **IDS)
+        manager.on_orders(orders(cancel_long=True), T0 + 2 * MINUTE, 23000.0, **IDS)
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records
+             if "Stop entry" in r.getMessage()]
+    assert [level for level, _ in lines] == ["INFO", "DEBUG", "INFO"]
+    assert [text.split(":")[0] for _, text in lines] == [
+        "Stop entry armed", "Stop entry moved", "Stop entry cancelled"]

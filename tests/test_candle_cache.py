@@ -76,7 +76,7 @@ def test_an_unwritable_folder_falls_back_to_the_user_cache(tmp_path, counted_rea
     cached_read(path, reader, min_bytes=0)
     cached_read(path, reader, min_bytes=0)
     assert len(calls) == 1
-    assert list((tmp_path / "xdg" / "paperbot" / "candles").glob("*.npz"))
+    assert list((tmp_path / "xdg" / "paperbot" / "candles").glob("*.columns"))
 
 
 def test_small_files_are_not_copied_and_errors_pass_through(tmp_path, counted_reader):
@@ -113,3 +113,21 @@ def test_the_backtest_loader_serves_a_large_file_from_its_copy(tmp_path, monkeyp
 
     monkeypatch.setattr(data, "read_candle_source", broken)
     pd.testing.assert_frame_equal(load_candles(path), first)
+
+
+def test_a_served_frame_may_be_written_without_touching_the_copy(tmp_path, counted_reader):
+    """
+    Given a frame served from the copy
+    When a caller writes into one of its columns
+    Then the next read still serves the file's values
+    """
+    reader, _ = counted_reader
+    path = tmp_path / "c.csv"
+    synthetic_candles(100, seed=7).to_csv(path, index=False)
+    cached_read(path, reader, min_bytes=0)
+    served, _ = cached_read(path, reader, min_bytes=0)
+    original = float(served["close"].iloc[3])
+    served["close"].to_numpy()[3] = -1.0
+    again, _ = cached_read(path, reader, min_bytes=0)
+    assert float(again["close"].iloc[3]) == original
+    assert served["timestamp"].dtype == "int64"

@@ -294,3 +294,18 @@ def test_a_header_missing_one_price_names_it(tmp_path):
     path.write_text("timestamp,open,high,low,volume\n1,1,1,1,1\n")
     with pytest.raises(CandleFileError, match=r"missing column\(s\) close; the header must"):
         read_any(path)
+
+
+def test_offset_dates_across_daylight_saving_are_utc(tmp_path):
+    """
+    Given a TradingView export whose times carry -05:00 in winter and -04:00 in summer
+    When it is read
+    Then each time is converted with its own offset
+    """
+    path = tmp_path / "chart.csv"
+    path.write_text("time,open,high,low,close\n"
+                    "2024-03-09T19:00:00-05:00,1,2,0.5,1\n"
+                    "2024-03-10T20:00:00-04:00,1,2,0.5,1\n")
+    got = read_any(path)["timestamp"].tolist()
+    assert got == [int(pd.Timestamp("2024-03-10T00:00Z").value // 10**6)] * 1 + [
+        int(pd.Timestamp("2024-03-11T00:00Z").value // 10**6)]

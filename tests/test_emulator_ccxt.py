@@ -121,13 +121,15 @@ def test_fetch_ticker_and_time_follow_the_clock(ex, server, clock):
 
 def test_unrouted_calls_answer_404_and_are_recorded(ex, server):
     """
-    Given the emulator, which has no order book endpoint
-    When ccxt fetches the order book
-    Then ccxt raises ExchangeNotAvailable (a 404) and the request is in unknown_requests
+    Given the emulator, which has no order-list endpoints
+    When ccxt asks for the open order lists
+    Then the answer is 404 with Binance's error shape (-1020), ccxt raises BadRequest (not a
+    retryable network error) and the request is in unknown_requests
     """
-    with pytest.raises(ccxt.ExchangeNotAvailable):
-        ex.fetch_order_book("BTC/USDT")
-    assert server.unknown_requests == ["GET /api/v3/depth"]
+    with pytest.raises(ccxt.BadRequest, match="-1020"):
+        ex.privateGetOpenOrderList()
+    assert ex.last_http_response and '"code":-1020' in ex.last_http_response
+    assert server.unknown_requests == ["GET /api/v3/openOrderList"]
 
 
 # -- account and orders ---------------------------------------------------------------------

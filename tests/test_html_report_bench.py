@@ -43,3 +43,21 @@ def test_find_and_require_chromium_without_one(monkeypatch):
     assert browser.find_chromium() is None
     with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium"):
         browser.require_chromium()
+
+
+def test_candle_formats_bench_reads_every_layout(tmp_path, capsys):
+    """
+    Given 500 candles
+    When the reader benchmark runs
+    Then it times every layout and prints one row each
+    """
+    spec = importlib.util.spec_from_file_location(
+        "formats_bench", PROJECT_DIR / "bench" / "candle_formats_speed.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    from tests.candle_layouts import LAYOUTS
+
+    rows = bench.measure(500, tmp_path)
+    assert [r[0] for r in rows] == list(LAYOUTS) and all(r[2] > 0 for r in rows)
+    assert bench.main(["--candles", "500"]) == 0
+    assert "Binance kline CSV in microseconds" in capsys.readouterr().out

@@ -289,3 +289,17 @@ def test_market_signals_through_the_broker_equal_the_signal_engine(strategy, mod
         assert np.array_equal(getattr(engine, name), getattr(broker, name)), name
     assert np.allclose(engine.entry_price, broker.entry_price, rtol=0, atol=1e-12)
     assert np.allclose(engine.exit_price, broker.exit_price, rtol=0, atol=1e-12)
+
+
+def test_an_order_refused_at_the_fill_does_not_cancel_its_oca_group():
+    """
+    Given long-only mode, an OCA group of a sell stop at 9.5 (nothing to close while flat) and
+        a buy stop at 11
+    When a bar falls through 9.5 and a later one rises through 11
+    Then the sell stop does nothing (not filled) and leaves the buy stop armed, which fills
+    """
+    rows = [FLAT, (10, 10, 9, 9.8), (10, 11.5, 10, 11), FLAT]
+    rules = FillRules(mode="long-only", qty=1, commission=0, stop_loss=None, take_profit=None)
+    trades, _ = run(rows, plan(4, long={0: 11.0}, short={0: 9.5}), rules=rules,
+                    orules=OrderRules(mintick=0.01, oca=True))
+    assert trades == [(1, 2, 11.0, 3, 10.0, END)]

@@ -151,3 +151,46 @@ def test_shared_series_compute_each_series_once_and_equal_fresh_ones():
     assert np.array_equal(b50, indicators.sma(close, 50), equal_nan=True)
     assert np.array_equal(r1, indicators.rsi(close, 14), equal_nan=True)
     assert shared.source_index(close[:]) == 0 and shared.source_index(close[1:]) is None
+
+
+@pytest.mark.parametrize("kind", ["cents", "wide", "dyadic", "tiny"])
+def test_smas_from_one_shared_split_equal_smas_computed_alone(kind):
+    """
+    Given price series of several shapes (2 decimals, a 10**6 range, exact binary fractions
+      whose limb count depends on the window bound, and a series shorter than 5000)
+    When SMAs of many lengths come from the shared split of a SharedSeries block
+    Then each equals the SMA computed on its own, bit for bit
+    """
+    rng = np.random.default_rng(4)
+    n = 300 if kind == "tiny" else 6000
+    close = {
+        "cents": np.round(30_000 + np.cumsum(rng.normal(0, 20, n)), 2),
+        "wide": np.exp(rng.uniform(0, 14, n)),
+        "dyadic": rng.integers(1, 2**41, n) * 2.0 ** -20,
+        "tiny": np.round(100 + np.cumsum(rng.normal(0, 1, n)), 4),
+    }[kind]
+    lengths = [1, 2, 9, 50, 200, 299]
+    with SharedSeries(close):
+        shared = indicators.smas(close, *lengths)
+        again = indicators.smas(close, 3000 if n > 3000 else 150)
+    for n_, series in zip(lengths, shared, strict=True):
+        assert np.array_equal(series, indicators.sma(close, n_), equal_nan=True), n_
+    assert np.array_equal(again[0], indicators.sma(close, 3000 if n > 3000 else 150),
+                          equal_nan=True)
+
+
+def test_data_fingerprint_changes_with_any_value():
+    """
+    Given a candle frame, an equal copy and a copy with one close changed by a cent
+    When they are fingerprinted
+    Then the equal copy matches and the changed one does not
+    """
+    from backtest.synthetic import synthetic_candles
+    from research.results import data_fingerprint
+
+    frame = synthetic_candles(500, seed=2)
+    changed = frame.copy()
+    changed.loc[250, "close"] += 0.01
+    assert data_fingerprint(frame) == data_fingerprint(frame.copy())
+    assert data_fingerprint(changed)["hash"] != data_fingerprint(frame)["hash"]
+    assert data_fingerprint(frame)["candles"] == 500

@@ -157,30 +157,32 @@ def test_reader_waits_for_a_pid_still_being_written(tmp_path, monkeypatch):
         lock.release()
 
 
-def test_second_bot_and_download_on_a_held_folder_exit_2_naming_the_pid(tmp_path):
+def test_second_bot_and_download_on_a_held_folder_exit_2_naming_the_pid(tmp_path, capsys,
+                                                                        monkeypatch):
     """Given a real process holding the data folder's lock
     When the bot, and a download into that folder, start with it as their data folder
     Then each exits 2 with one line naming the holder's PID
     And neither wrote a state, journal, exchange or log file
     """
-    from tests.main_subprocess import error_lines, project_copy, run_many
+    import main
 
-    project = project_copy(tmp_path)
     data, logs = tmp_path / "data", tmp_path / "logs"
     holder = start_holder(data)
-    env = {"DATA_DIR": str(data)}
+    monkeypatch.setenv("DATA_DIR", str(data))
     try:
-        done = run_many({
-            "bot": (project, ["--logs-dir", str(logs), "--max-candles", "1"], env),
-            "download": (project, ["download", "--since", "2026-01-01", "--exchange", "local",
-                                   "--out", str(data / "historical_data.csv")], env),
-        })
+        runs = {
+            "bot": main.main(["--exchange", "local", "--logs-dir", str(logs),
+                              "--max-candles", "1"]),
+            "download": main.main(["download", "--since", "2026-01-01", "--exchange", "local",
+                                   "--out", str(data / "historical_data.csv")]),
+        }
+        err = capsys.readouterr().err
     finally:
         stop(holder)
-    for name, result in done.items():
-        lines = error_lines(result.stderr)
-        assert result.returncode == 2, (name, result.stderr)
-        assert len(lines) == 1 and f"PID {holder.pid}" in lines[0], (name, lines)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert runs == {"bot": 2, "download": 2}, err
+    assert len(lines) == 2 and all(f"PID {holder.pid}" in line for line in lines), lines
+    assert lines[1].startswith("download: ")
     assert sorted(p.name for p in data.iterdir()) == [LOCK_NAME]
     assert not logs.exists()
 
