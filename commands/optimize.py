@@ -214,6 +214,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _sweep(args, settings, name, grid, objective, spec, combos, results, earlier,
                       marks, windows, client, candles, param_names, window_ranges)
+    except KeyboardInterrupt:  # after the sweep (report, charts): results.csv is complete
+        print("optimize: interrupted; results.csv is complete, the rest was not written",
+              file=sys.stderr)
+        return 130
     except ClusterError as exc:
         return fail("optimize", str(exc))
     except OSError as exc:
