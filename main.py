@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "status": "commands.status",
     "import": "commands.import_candles",
     "optimize": "commands.optimize",
+    "audit": "commands.audit",
 }
 
 

@@ -171,6 +171,7 @@ PAGE = """<!DOCTYPE html>
   body { display: flex; flex-direction: column; }
   header { padding: 6px 10px; border-bottom: 1px solid #ddd; }
   h1 { font-size: 15px; margin: 0 0 4px 0; }
+  #summary { display: flex; flex-wrap: wrap; }
   #summary span { margin-right: 14px; white-space: nowrap; }
   #summary b { font-weight: 600; }
   #controls button { font-size: 12px; margin-right: 6px; }
@@ -219,7 +220,7 @@ SCRIPT = r"""
   const T = new Float64Array(bytes(D.t)), O = f32(D.o), H = f32(D.h), L = f32(D.l),
     C = f32(D.c), V = f32(D.v), EQ = f32(D.equity), BH = f32(D.hold), DD = f32(D.drawdown);
   document.body.dataset.decodedMs = performance.now().toFixed(0);
-  const N = T.length, TARGET_BARS = 1500, MAX_MARKERS = 300;
+  const N = T.length, TARGET_BARS = 1500, MAX_MARKERS = 300, MAX_GROUPS = 60;
   const TR = D.trades, NT = TR.entry.length;
   const COLORS = { signal: '#555555', stop_loss: '#d62728', take_profit: '#2ca02c',
     end: '#9467bd' };
@@ -337,8 +338,6 @@ SCRIPT = r"""
     lines.forEach((line, j) => line[0].setData(ld[j]));
     view.b = b; view.lo = lo; view.hi = lo + nb * b; view.times = times;
     drawMarkers();
-    document.getElementById('lod').textContent = b === 1 ? 'every candle shown'
-      : ('1 bar = ' + b + ' candles (zoom in for detail)');
   }
   function barTime(bar) {
     return view.times[Math.min(view.times.length - 1, Math.floor((bar - view.lo) / view.b))];
@@ -346,7 +345,7 @@ SCRIPT = r"""
   function drawMarkers() {
     const a = lowerBound(TR.exit, view.lo), z = lowerBound(TR.entry, view.hi);
     const out = [], count = Math.max(0, z - a);
-    const group = Math.max(1, Math.ceil(count / MAX_MARKERS));
+    const group = count <= MAX_MARKERS ? 1 : Math.ceil(count / MAX_GROUPS);
     for (let k = a; k < z; k += group) {
       if (group === 1) {
         const long = TR.side[k] > 0;
@@ -361,13 +360,16 @@ SCRIPT = r"""
         let pnl = 0;
         for (let i = k; i < last; i++) pnl += TR.pnl[i];
         if (TR.entry[k] >= view.lo) out.push({ time: barTime(TR.entry[k]), position: 'aboveBar',
-          shape: 'square', color: pnl >= 0 ? '#2ca02c' : '#d62728',
-          text: String(last - k), id: 'g' + k });
+          shape: 'square', size: 0.6, color: pnl >= 0 ? '#2ca02c' : '#d62728', id: 'g' + k });
       }
     }
     out.sort((p, q) => p.time - q.time);
     markers.setMarkers(out);
     document.body.dataset.markers = String(out.length);
+    document.getElementById('lod').textContent = (view.b === 1 ? 'every candle shown'
+      : '1 bar = ' + view.b + ' candles (zoom in for detail)') + (group > 1
+      ? '; ' + count.toLocaleString('en-US') + ' trades in view: one square per ' + group
+        + ' trades (green: their P&L >= 0), zoom in to see each' : '');
   }
 
   // Re-aggregate when the zoom changes the bucket or the view nears the window's edge.

@@ -23,6 +23,7 @@ import pandas as pd
 from bot.backfill import CandleRecorder
 from bot.events import BotEvents, CandleEvent
 from bot.failures import BotStop, FailureGuard
+from bot.signal_engine import LiveSignals
 from bot.timing import wake_time_ms
 from bot.window import CandleWindow
 from core.candles import CandleSource
@@ -177,6 +178,7 @@ class TradingBot:
         end_of_data_ms: int | None = None,
         end_message: str = "",
         price_tick: float | None = None,
+        signal_rules: dict | None = None,
     ) -> None:
         self.client = client
         self.positions = positions
@@ -210,6 +212,11 @@ class TradingBot:
         self._price_poll_ms = self.poll_ms
         # Alerts, metrics, console and systemd listen here (bot/events.py).
         self.events = events if events is not None else BotEvents()
+        # Each candle's signal as ``signals`` computes it over the stored file; the rules
+        # (SL/TP, timing) go into the state's run record for ``audit``.
+        self.signals = LiveSignals.from_state(
+            strategy, strategy_params, self.candles_csv, positions.state.extra,
+            timeframe_ms=timeframe_ms, rules=signal_rules or {}, compute=self.compute_signals)
 
     # --- control -------------------------------------------------------------------------
 
@@ -394,7 +401,7 @@ class TradingBot:
             fresh = int((frame["timestamp"] > done_ts).sum()) + min(store.backfilled, older)
         if fresh > 1:
             log.info("%d candles closed since the last cycle; acting on the latest only", fresh)
-        signals = self.compute_signals(frame)
+        signals = self.signals.on_candle(last_ts, self.positions.state.extra)
         signal = int(signals["signal"].iloc[-1])
         close = float(frame["close"].iloc[-1])
         if has_orders(signals):

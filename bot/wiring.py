@@ -280,6 +280,10 @@ def build_bot(settings: Settings, *, client: MarketFeed, positions: Positions, c
         raise StartupError(
             f"HISTORY_CANDLES={settings.history_candles} is too short for {settings.strategy}"
             f" with these parameters: it needs at least {needed}; raise HISTORY_CANDLES")
+    # What ``audit`` needs to replay the bot's decisions, kept in the state's run record.
+    signal_rules = {"stop_loss": settings.stop_loss_percent,
+                    "take_profit": settings.take_profit_percent,
+                    "offset_ms": int(settings.candle_close_offset_seconds * 1000)}
     return TradingBot(
         client=client, positions=positions, strategy=strategy, strategy_params=params,
         clock=clock, candles_csv=settings.candles_csv, timeframe_ms=client.timeframe_ms,
@@ -288,4 +292,4 @@ def build_bot(settings: Settings, *, client: MarketFeed, positions: Positions, c
         close_offset_seconds=settings.candle_close_offset_seconds,
         heartbeat_seconds=settings.heartbeat_seconds, max_candles=max_candles,
         end_of_data_ms=end_of_data_ms, end_message=end_message,
-        price_tick=client.market_rules().tick)
+        price_tick=client.market_rules().tick, signal_rules=signal_rules)

@@ -84,6 +84,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def check_combinations(args: argparse.Namespace, exchange: str) -> str | None:
     """A one-line problem with the flags that argparse cannot see, or None."""
+    if getattr(args, "continue_generated", False) and args.replay is None:
+        return "--continue-generated goes with --replay FILE (what comes after the file's end)"
     if exchange == "testnet":
         for flag, value in (("--speed", args.speed), ("--exchange-url", args.exchange_url),
                             ("--replay", args.replay)):

@@ -181,6 +181,7 @@ class Order:
     working_ms: int | None = None  # None: working since placement; -1: stop not triggered
     checked_ms: int | None = None  # the market path is settled up to here
     expiry_reason: str | None = None
+    stp_mode: str = "NONE"
 
     @property
     def is_stop(self) -> bool:
@@ -225,7 +226,7 @@ class Order:
             "isWorking": self.working_time >= 0,
             "workingTime": self.working_time,
             "origQuoteOrderQty": fmt8(self.orig_quote_qty),
-            "selfTradePreventionMode": "NONE",
+            "selfTradePreventionMode": self.stp_mode,
         }
 
     def as_full_ack(self) -> dict:
@@ -429,7 +430,7 @@ class Account:
             order_id=self._next_order_id, client_order_id=client_id, symbol=rules.symbol,
             side=side, type=kind, status="NEW", orig_qty=qty, price=price,
             orig_quote_qty=quote_qty, time_in_force=tif, time_ms=now_ms, update_ms=now_ms,
-            stop_price=stop,
+            stop_price=stop, stp_mode=params.get("selfTradePreventionMode") or "NONE",
         )
         if kind != "MARKET":
             asset, amount = self._reserved(order)

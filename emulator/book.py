@@ -85,7 +85,7 @@ def _matrices(market: Market, first: int, count: int) -> tuple[np.ndarray, ...]:
 
 
 _SUM_BLOCK = 256
-_SUM_CACHE_BLOCKS = 1024
+_SUM_CACHE_BLOCKS = 256  # 256 x 5 x 256 floats: 2.6 MB per market at most
 
 
 def candle_sums(market: Market, first: int, count: int, now_ms: int) -> np.ndarray:

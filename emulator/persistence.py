@@ -32,6 +32,7 @@ from emulator.account import (
     CLIENT_ID_RE,
     OPEN_STATUSES,
     ORDER_TYPES,
+    STP_MODES,
     TIME_IN_FORCE,
     ZERO,
     Account,
@@ -89,6 +90,7 @@ def _order_doc(order: Order) -> dict[str, Any]:
         "working_ms": order.working_ms,
         "checked_ms": order.checked_ms,
         "expiry_reason": order.expiry_reason,
+        "stp_mode": order.stp_mode,
     }
 
 
@@ -227,6 +229,7 @@ def _order(doc: Any, where: str, symbols: tuple[str, ...]) -> Order:
         checked_ms=_optional_int(doc, "checked_ms", where, 0),
         expiry_reason=doc.get("expiry_reason") if isinstance(doc.get("expiry_reason"), str)
         else None,
+        stp_mode=_str(doc, "stp_mode", where, STP_MODES) if "stp_mode" in doc else "NONE",
     )
 
 

@@ -104,7 +104,6 @@ class Evaluator:
                                    self.bars.close)
         self.orders = uses_orders(spec.strategy, spec.broker)
         self._last: tuple[tuple, dict[str, Any]] | None = None
-        self._slices: dict[tuple[int, int], Any] = {}
 
     def columns(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The strategy's output columns for ``params`` (the last set is kept: SL/TP vary
@@ -123,10 +122,9 @@ class Evaluator:
         return np.asarray(self.columns(params)["signal"])
 
     def part(self, start: int, end: int):
-        """The candle frame of bars [start, end), built once per range."""
-        if (start, end) not in self._slices:
-            self._slices[(start, end)] = self.candles.iloc[start:end].reset_index(drop=True)
-        return self._slices[(start, end)]
+        """The candle frame of bars [start, end): a row slice, no copy (the backtest reads
+        columns by position, so the index does not matter)."""
+        return self.candles.iloc[start:end]
 
     def result(self, combo: Mapping[str, Any], start: int, end: int) -> BacktestResult:
         """The backtest of one combination over bars [start, end) (signals from bar 0)."""
@@ -137,7 +135,7 @@ class Evaluator:
         if self.orders:
             frame = pd.DataFrame(self.columns(params))
             if not whole:
-                frame = frame.iloc[start:end].reset_index(drop=True)
+                frame = frame.iloc[start:end]
             return run_on_intents(candles, frame, rules, spec.capital, spec.strategy, params,
                                   spec.broker)
         return run_on_signal(candles, self.signal(params)[start:end], rules, spec.capital,

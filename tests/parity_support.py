@@ -76,6 +76,10 @@ class ParityRun:
     offset_ms: int = OFFSET_SECONDS * 1000
     orders: Any = None  # a stop-entry strategy's per-candle intents (strategies.orders)
     tick: float = 0.01
+    strategy: str = STRATEGY
+    # (candle open ms, signal) of every cycle that acted on a candle, in order
+    cycles: list[tuple[int, int]] = field(default_factory=list)
+    settings: Any = None  # the bot's settings (data and logs folders)
 
 
 @dataclass
@@ -318,11 +322,29 @@ def write_candles(path: Path, n: int = CANDLES, seed: int = SEED) -> pd.DataFram
     return candles
 
 
-@lru_cache(maxsize=2)
-def parity_run(n: int = CANDLES, seed: int = SEED, strategy: str = STRATEGY) -> ParityRun:
+def record_cycles(bot: Any) -> list[tuple[int, int]]:
+    """Make ``bot`` note (candle open ms, signal) of every cycle that acted on a candle."""
+    cycles: list[tuple[int, int]] = []
+    run_cycle = bot.run_cycle
+
+    def recording() -> Any:
+        result = run_cycle()
+        if result.signal is not None:
+            cycles.append((int(bot.positions.last_candle_ms), int(result.signal)))
+        return result
+
+    bot.run_cycle = recording
+    return cycles
+
+
+@lru_cache(maxsize=4)
+def parity_run(n: int = CANDLES, seed: int = SEED, strategy: str = STRATEGY,
+               poll_seconds: int = POLL_SECONDS) -> ParityRun:
     """Run the bot on the replayed file and the backtester on the same file (once per process).
 
     ``strategy`` may place stop entries (the backtester's order broker then runs, long-only).
+    Every cycle's signal is recorded (``ParityRun.cycles``) for the live = stored history
+    check, and the bot's data folder is kept for ``audit``.
     """
     from backtest.engine import FillRules
     from backtest.run import run_backtest
@@ -344,7 +366,7 @@ def parity_run(n: int = CANDLES, seed: int = SEED, strategy: str = STRATEGY) -> 
     settings = load_settings({
         "DATA_DIR": str(root / "data"), "LOGS_DIR": str(root / "logs"), "STRATEGY": strategy,
         "STOP_LOSS_PERCENT": str(STOP_LOSS), "TAKE_PROFIT_PERCENT": str(TAKE_PROFIT),
-        "HISTORY_CANDLES": str(HISTORY), "PRICE_POLL_SECONDS": str(POLL_SECONDS),
+        "HISTORY_CANDLES": str(HISTORY), "PRICE_POLL_SECONDS": str(poll_seconds),
         "CANDLE_CLOSE_OFFSET_SECONDS": str(OFFSET_SECONDS),
     }, env_file=root / "absent.env")
     local = start_local_exchange(settings, speed=float("inf"), seed=0, replay=csv)
@@ -359,6 +381,7 @@ def parity_run(n: int = CANDLES, seed: int = SEED, strategy: str = STRATEGY) -> 
         # Candles HISTORY-1 .. N-2 are acted on: the last signal the backtester can fill too.
         bot = build_bot(settings, client=recorder, positions=positions, clock=local.clock,
                         max_candles=len(candles) - HISTORY)
+        cycles = record_cycles(bot)
         bot.run()
         fills = list(local.server.fills)
     finally:
@@ -381,7 +404,8 @@ def parity_run(n: int = CANDLES, seed: int = SEED, strategy: str = STRATEGY) -> 
         stored=read_candles(settings.candles_csv), journal=journal, fills=fills,
         price_at=local.server.market.price_at,
         orders=intents(frame) if frame is not None and has_orders(frame) else None,
-        tick=float(client.market_rules().tick or 0.01),
+        tick=float(client.market_rules().tick or 0.01), strategy=strategy, cycles=cycles,
+        settings=settings,
     )
 
 

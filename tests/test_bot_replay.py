@@ -189,3 +189,19 @@ def test_replay_plan_message_and_timeframe():
     message = plan.end_message()
     assert "Replay of x.csv finished" in message and "2024-01-01 09:00 UTC" in message
     assert "--continue-generated" in message
+
+
+def test_continue_generated_without_a_replay_is_refused():
+    """
+    Given --continue-generated without --replay, and with it
+    When the flag combinations are checked
+    Then the first gets one line naming --replay and the second passes
+    """
+    from commands.bot import add_arguments, check_combinations
+
+    parser = __import__("argparse").ArgumentParser()
+    add_arguments(parser)
+    alone = parser.parse_args(["--continue-generated"])
+    assert "goes with --replay FILE" in check_combinations(alone, "local")
+    both = parser.parse_args(["--continue-generated", "--replay", "x.csv"])
+    assert check_combinations(both, "local") is None

@@ -6,6 +6,7 @@ the loop's own decisions: timing, skipping, acting once per candle, SL/TP pollin
 
 import logging
 import signal
+from types import SimpleNamespace
 
 import pandas as pd
 
@@ -58,6 +59,7 @@ class FakePositions:
         self.signals = []
         self.prices = []
         self.reconciled = False
+        self.state = SimpleNamespace(extra={})
 
     def reconcile(self):
         self.reconciled = True
@@ -79,6 +81,8 @@ class FakePositions:
 
 
 class FakeStrategy:
+    name = "fake"  # no incremental form: the loop recomputes it over the stored file
+
     def __init__(self, value=1):
         self.value = value
 
@@ -240,7 +244,7 @@ def test_an_exception_in_a_cycle_is_logged_with_its_trace_and_skipped(tmp_path, 
     """
     clock = ManualClock(START + 10_000)
     bot = make_bot(tmp_path, clock)
-    bot.strategy = None  # compute() on None raises AttributeError
+    bot.signals.engine.strategy = None  # compute() on None raises AttributeError
     with caplog.at_level(logging.ERROR, logger="paperbot.errors"):
         result = bot.run_cycle()
     assert result.skipped and bot.cycles_skipped == 1

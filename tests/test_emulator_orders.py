@@ -255,3 +255,23 @@ def test_a_waiting_stop_survives_a_restart_and_triggers_after_it(server, market,
         clock.advance(150)
         assert query(again, placed["orderId"])["status"] == "FILLED"
         assert again.internal_errors == []
+
+
+def test_self_trade_prevention_mode_is_echoed_and_kept(server, market, clock, tmp_path):
+    """
+    Given a resting limit buy sent with selfTradePreventionMode EXPIRE_TAKER, and one
+    with an unknown mode
+    When it is queried, and again after a restart from the state file
+    Then both answers carry EXPIRE_TAKER (NONE when not sent) and the unknown mode is -1100
+    """
+    placed = order(server, side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.01",
+                   price="29990", selfTradePreventionMode="EXPIRE_TAKER").body
+    assert placed["selfTradePreventionMode"] == "EXPIRE_TAKER"
+    plain = order(server, side="BUY", type="MARKET", quantity="0.001").body
+    assert plain["selfTradePreventionMode"] == "NONE"
+    assert order(server, side="BUY", type="MARKET", quantity="0.001",
+                 selfTradePreventionMode="TRANSFER_ALL").code == -1100
+    server.stop()
+    with EmulatorServer(market, clock, state_path=tmp_path / "state.json") as again:
+        load_emulator_state(again, tmp_path / "state.json")
+        assert query(again, placed["orderId"])["selfTradePreventionMode"] == "EXPIRE_TAKER"

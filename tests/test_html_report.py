@@ -201,3 +201,21 @@ def test_a_real_browser_draws_the_page_without_a_javascript_error(backtest, tmp_
     assert f"#{k + 1} {side}" in tip and "P&L" in tip
     reason = ("stop-loss", "take-profit", "signal", "end", "open")
     assert any(word in tip for word in reason)
+
+
+@pytest.mark.skipif(find_chromium() is None,
+                    reason="headless Chromium is not installed (apt-get install -y chromium;"
+                           " .ci/run installs it)")
+def test_many_trades_become_at_most_60_squares_in_the_browser(tmp_path):
+    """
+    Given 20,000 one-minute candles backtested with macd (more than 300 trades)
+    When Chromium draws the whole range
+    Then at most 60 markers are drawn, with no JavaScript error
+    """
+    candles = synthetic_candles(20_000)
+    result = run_backtest(candles, "macd", {}, FillRules(), 10_000.0)
+    assert len(result.trades) > 300
+    page = write_html_report(result, tmp_path / "r.html", build_report(result),
+                             volume=candles["volume"].to_numpy())
+    body = load(page)
+    assert body["errors"] == "0" and 0 < int(body["markers"]) <= 60

@@ -1,0 +1,216 @@
+"""Runs features/audit.feature: ``audit`` over the bot's own runs, clean and tampered."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pytest_bdd import given, parsers, scenarios, then, when
+
+from tests.live_runs import copy_data_dir, replay_run, restart_run
+
+scenarios("audit.feature")
+
+TIME = "%Y-%m-%dT%H:%M:%SZ"
+
+
+@pytest.fixture
+def world(tmp_path):
+    return {"tmp": tmp_path}
+
+
+def read_journal(data_dir: Path) -> list[list[str]]:
+    text = (data_dir / "historical_trades.csv").read_text(encoding="utf-8")
+    return list(csv.reader(io.StringIO(text)))
+
+
+def write_journal(data_dir: Path, rows: list[list[str]]) -> None:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    (data_dir / "historical_trades.csv").write_text(buffer.getvalue(), encoding="utf-8")
+
+
+def shift(text: str, seconds: int) -> str:
+    return (datetime.strptime(text, TIME).replace(tzinfo=UTC)
+            + timedelta(seconds=seconds)).strftime(TIME)
+
+
+def run_audit(world, data_dir: Path, capsys) -> None:
+    import main
+
+    out = world["tmp"] / f"audit-{len(world.get('runs', []))}.csv"
+    status = main.main(["audit", "--data-dir", str(data_dir), "--out", str(out)])
+    captured = capsys.readouterr()
+    world.setdefault("runs", []).append(out)
+    world.update(status=status, stdout=captured.out, stderr=captured.err, out=out,
+                 findings=pd.read_csv(out, dtype=str, keep_default_na=False)
+                 if out.is_file() and status != 2 else None)
+
+
+def first_row(rows: list[list[str]], **where: str) -> int:
+    header = rows[0]
+    for i, row in enumerate(rows[1:], start=1):
+        if all(row[header.index(k)] == v for k, v in where.items()):
+            return i
+    raise AssertionError(f"no journal row with {where}")
+
+
+# --- given ---------------------------------------------------------------------------------
+
+@given("the bot traded sma_rsi on the emulator for 2,000 replayed candles")
+def sma_rsi_run(world):
+    world["run"] = replay_run("sma_rsi")
+    world["data"] = world["run"].settings.data_dir
+
+
+@given("the bot traded rsi for 2,000 candles with a 150-minute outage")
+def rsi_run(world):
+    world["run"] = restart_run()
+    world["data"] = world["run"].settings.data_dir
+
+
+@given(parsers.parse("a copy of its data folder where {change}"))
+def tampered_copy(world, change):
+    data = copy_data_dir(world["data"], world["tmp"] / "copy")
+    rows = read_journal(data)
+    col = {name: i for i, name in enumerate(rows[0])}
+    buy = first_row(rows, side="buy")
+    if change == "the PnL of the first closing SELL is raised by 1 USDT":
+        i = first_row(rows, side="sell")
+        rows[i][col["PnL"]] = repr(float(rows[i][col["PnL"]]) + 1.0)
+    elif change == "the first BUY names the candle before its signal candle":
+        rows[buy][col["signal_candle_time"]] = shift(rows[buy][col["signal_candle_time"]], -60)
+    elif change == "the first BUY is filled one candle later":
+        rows[buy][col["timestamp"]] = shift(rows[buy][col["timestamp"]], 60)
+    elif change == "the first BUY and its SELL are removed":
+        world["removed"] = rows[buy][col["signal_candle_time"]]
+        del rows[buy:buy + 2]
+    else:
+        raise AssertionError(f"unknown change {change!r}")
+    write_journal(data, rows)
+    world["data"] = data
+
+
+@given("a data folder whose journal has another program's header")
+def foreign_journal(world):
+    data = world["tmp"] / "foreign"
+    data.mkdir()
+    (data / "historical_trades.csv").write_text("Date,Pair,Side,Price\n2024-01-01,BTC,buy,1\n")
+    (data / "historical_data.csv").write_text("timestamp,open,high,low,close,volume\n")
+    world["data"] = data
+
+
+# --- when ----------------------------------------------------------------------------------
+
+@when("audit runs over its data folder")
+@when("audit runs over the copy")
+@when("audit runs over it")
+def audit_it(world, capsys):
+    run_audit(world, world["data"], capsys)
+
+
+@when("a copy of its data folder has the first take-profit row's polled price below its level")
+def tp_tampered(world):
+    data = copy_data_dir(world["data"], world["tmp"] / "tp-copy")
+    rows = read_journal(data)
+    col = {name: i for i, name in enumerate(rows[0])}
+    i = first_row(rows, exit_reason="take_profit")
+    entry = float(rows[i][col["entry_price"]])
+    rows[i][col["requested_price"]] = f"{entry * 1.001:.2f}"
+    write_journal(data, rows)
+    world.update(data=data, line=i + 1)
+
+
+@when("audit runs over the copy")
+def audit_copy(world, capsys):
+    run_audit(world, world["data"], capsys)
+
+
+# --- then ----------------------------------------------------------------------------------
+
+@then(parsers.parse('it exits 0 and the table ends with "{text}"'))
+def exits_clean(world, text):
+    assert world["status"] == 0, world["stdout"]
+    lines = world["stdout"].strip().splitlines()
+    assert text in lines[-2] and lines[-1] == f"-> {world['out']}"
+
+
+@then(parsers.parse("it exits {status:d}"))
+def exits(world, status):
+    assert world["status"] == status, world["stdout"] + world["stderr"]
+
+
+@then("every journal row is matched")
+def all_matched(world):
+    findings = world["findings"]
+    rows = findings[findings["line"] != ""]
+    journal = read_journal(world["data"])
+    assert len(rows) == len(journal) - 1 >= 10
+    assert set(rows["verdict"]) == {"matched"}
+
+
+@then("reports/audit.csv holds every finding")
+def csv_holds(world):
+    findings = world["findings"]
+    assert list(findings.columns) == ["line", "time", "side", "check", "verdict", "reason"]
+    summary = world["stdout"].strip().splitlines()[-2]
+    counts = findings["verdict"].value_counts()
+    assert summary == (f"matched {counts.get('matched', 0)}, explained"
+                       f" {counts.get('explained', 0)}, unexplained 0")
+
+
+@then(parsers.parse('the unexplained finding names journal line {line:d} with "{words}"'))
+def names_line(world, line, words):
+    findings = world["findings"]
+    # the row itself; moving a row off its signal also leaves that signal without an order
+    bad = findings[(findings["verdict"] == "unexplained") & (findings["line"] != "")]
+    assert list(bad["line"]) == [str(line)], bad.to_string()
+    assert words in bad["reason"].iat[0]
+    assert f"{line:>5}" in world["stdout"] and "unexplained" in world["stdout"]
+
+
+@then("the first BUY's signal candle is reported as a missed BUY signal while the bot was"
+      " running")
+def missed(world):
+    bad = world["findings"][world["findings"]["verdict"] == "unexplained"]
+    assert list(bad["check"]) == ["missed"], bad.to_string()
+    assert bad["time"].iat[0] == world["removed"] and bad["side"].iat[0] == "BUY"
+    assert "while the bot was running, but no order" in bad["reason"].iat[0]
+
+
+@then(parsers.parse('a signal on a candle inside the outage is explained as "{words}"'))
+def outage_explained(world, words):
+    down, up = world["run"].outage
+    findings = world["findings"]
+    explained = findings[(findings["verdict"] == "explained") & findings["reason"].str.contains(
+        words)]
+    times = [datetime.strptime(t, TIME).replace(tzinfo=UTC).timestamp() * 1000
+             for t in explained["time"]]
+    assert any(down - 60_000 <= t < up for t in times), explained.to_string()
+
+
+@then("every stop-loss and take-profit row is matched because its polled price crossed its"
+      " level")
+def protective_matched(world):
+    findings = world["findings"]
+    protective = findings[findings["check"].isin(["stop_loss", "take_profit"])]
+    assert len(protective) >= 3 and set(protective["check"]) == {"stop_loss", "take_profit"}
+    assert set(protective["verdict"]) == {"matched"}
+    assert protective["reason"].str.contains("crossed the level").all()
+
+
+@then(parsers.parse('the unexplained finding names that row with "{words}"'))
+def names_that_row(world, words):
+    names_line(world, world["line"], words)
+
+
+@then("it exits 2 with one line on stderr naming the journal and what to do")
+def one_line(world):
+    assert world["status"] == 2
+    lines = world["stderr"].strip().splitlines()
+    assert len(lines) == 1 and "historical_trades.csv" in lines[0]
+    assert "unexpected header" in lines[0] and "move the file away" in lines[0]
