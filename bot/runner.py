@@ -32,7 +32,7 @@ from core.errors import ExchangeUnavailable
 from core.lognames import ERRORS_LOGGER, EVENTS_LOGGER
 from core.outcome import Outcome
 from exchange.market_rules import MarketRules
-from storage.state import Position
+from storage.state import BotState, Position
 from strategies.orders import has_orders, intents
 
 log = logging.getLogger(EVENTS_LOGGER)
@@ -92,6 +92,11 @@ class Positions(Protocol):
 
     def mark_candle_processed(self, candle_open_ms: int) -> None:
         """Record a candle as handled."""
+        ...
+
+    @property
+    def state(self) -> BotState:
+        """The saved state (the loop keeps the signal engine's checkpoint in ``extra``)."""
         ...
 
 

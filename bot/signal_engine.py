@@ -129,10 +129,11 @@ def _fast_rows(header: bytes, body: bytes) -> list[Row] | None:
         fields = line.split(b",")
         if len(fields) != len(CANDLE_COLUMNS) or not fields[0].isdigit():
             return None
-        values = [_plain_float(f) for f in fields[1:]]
-        if any(v is None for v in values):
+        parsed = [_plain_float(f) for f in fields[1:]]
+        values = [v for v in parsed if v is not None]
+        if len(values) != len(parsed):
             return None
-        op, hi, lo, cl, vol = values  # type: ignore[misc]
+        op, hi, lo, cl, vol = values
         ts = int(fields[0])
         if not (0 < lo <= hi and lo <= op <= hi and lo <= cl <= hi and vol >= 0):
             return None

@@ -33,7 +33,7 @@ import numpy as np
 
 from strategies import indicators as ta
 from strategies.indicators import PINE_EPSILON
-from strategies.params import Params
+from strategies.params import Params, period
 
 NAN = math.nan
 State = dict[str, Any]
@@ -309,8 +309,8 @@ class SmaRsi(IncrementalStrategy):
     NODES = ("short", "long", "rsi", "over", "under")
 
     def __init__(self, p: Params) -> None:
-        self.short, self.long = Sma(p["SMA_SHORT"]), Sma(p["SMA_LONG"])
-        self.rsi = Rsi(p["RSI_PERIOD"])
+        self.short, self.long = Sma(period(p, "SMA_SHORT")), Sma(period(p, "SMA_LONG"))
+        self.rsi = Rsi(period(p, "RSI_PERIOD"))
         self.over, self.under = Cross("over"), Cross("under")
         self.overbought, self.oversold = p["RSI_OVERBOUGHT"], p["RSI_OVERSOLD"]
 
@@ -334,7 +334,7 @@ class Ma2Line(IncrementalStrategy):
     NODES = ("fast", "slow", "over", "under")
 
     def __init__(self, p: Params) -> None:
-        self.fast, self.slow = Sma(p["MA_FAST"]), Sma(p["MA_SLOW"])
+        self.fast, self.slow = Sma(period(p, "MA_FAST")), Sma(period(p, "MA_SLOW"))
         self.over, self.under = Cross("over"), Cross("under")
 
     def warm(self, close: np.ndarray) -> None:
@@ -353,7 +353,7 @@ class RsiStrategy(IncrementalStrategy):
     NODES = ("rsi", "over", "under")
 
     def __init__(self, p: Params) -> None:
-        self.rsi = Rsi(p["RSI_PERIOD"])
+        self.rsi = Rsi(period(p, "RSI_PERIOD"))
         self.over, self.under = Cross("over"), Cross("under")
         self.oversold, self.overbought = float(p["RSI_OVERSOLD"]), float(p["RSI_OVERBOUGHT"])
 
@@ -374,9 +374,9 @@ class MacdStrategy(IncrementalStrategy):
     NODES = ("fast", "slow", "signal", "over", "under")
 
     def __init__(self, p: Params) -> None:
-        self.fast = Recursive(p["MACD_FAST"], "ema")
-        self.slow = Recursive(p["MACD_SLOW"], "ema")
-        self.signal = Recursive(p["MACD_SIGNAL"], "ema")
+        self.fast = Recursive(period(p, "MACD_FAST"), "ema")
+        self.slow = Recursive(period(p, "MACD_SLOW"), "ema")
+        self.signal = Recursive(period(p, "MACD_SIGNAL"), "ema")
         self.over, self.under = Cross("over"), Cross("under")
 
     def warm(self, close: np.ndarray) -> None:
