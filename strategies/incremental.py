@@ -291,6 +291,14 @@ class IncrementalStrategy:
     def update(self, close: float) -> int:
         raise NotImplementedError
 
+    def warm_bars(self, frame: Any) -> None:
+        """Warm on a candle frame (OHLC strategies override; close strategies use close)."""
+        self.warm(frame["close"].to_numpy(dtype=np.float64, na_value=np.nan))
+
+    def update_bar(self, open_: float, high: float, low: float, close: float) -> int:
+        """The next bar's signal from its prices (close strategies use the close only)."""
+        return self.update(close)
+
     def state(self) -> State:
         """Every node's state by name."""
         return {name: getattr(self, name).state() for name in self.NODES}
@@ -391,6 +399,48 @@ class MacdStrategy(IncrementalStrategy):
         return signal_of(self.over.update(delta, 0.0), self.under.update(delta, 0.0))
 
 
+class PreviousClose:
+    """The previous bar's close (``close[1]``), na on the first bar."""
+
+    def __init__(self) -> None:
+        self.value = NAN
+
+    def update(self, close: float) -> float:
+        previous, self.value = self.value, close
+        return previous
+
+    def warm(self, close: np.ndarray) -> None:
+        self.value = float(close[-1]) if close.size else NAN
+
+    def state(self) -> State:
+        return {"value": pack(self.value)}
+
+    def load(self, state: State) -> None:
+        self.value = unpack(state["value"])
+
+
+class BarUpDn(IncrementalStrategy):
+    """``bar_rules.barupdn_strategy`` one bar at a time: long after an up bar that opened
+    above the previous close, short after a down bar that opened below it."""
+
+    NODES = ("previous",)
+
+    def __init__(self, p: Params) -> None:
+        self.previous = PreviousClose()
+
+    def warm(self, close: np.ndarray) -> None:
+        self.previous.warm(close)
+
+    def update(self, close: float) -> int:
+        raise ValueError("barupdn needs the bar's open: use update_bar")
+
+    def update_bar(self, open_: float, high: float, low: float, close: float) -> int:
+        before = self.previous.update(close)
+        up = (close - open_) > PINE_EPSILON and (open_ - before) > PINE_EPSILON
+        down = (close - open_) < -PINE_EPSILON and (open_ - before) < -PINE_EPSILON
+        return signal_of(up, down)
+
+
 # Registry name -> incremental form. A strategy missing here is recomputed over the whole
 # stored file each candle (exact, cost growing with the file): add it here to make it fast.
 INCREMENTAL: dict[str, Callable[[Params], IncrementalStrategy]] = {
@@ -398,6 +448,7 @@ INCREMENTAL: dict[str, Callable[[Params], IncrementalStrategy]] = {
     "ma2line": Ma2Line,
     "rsi": RsiStrategy,
     "macd": MacdStrategy,
+    "barupdn": BarUpDn,
 }
 
 

@@ -179,18 +179,43 @@ def test_an_incremental_strategy_gives_the_signals_of_compute(name, seed):
     When it is warmed on a prefix, checkpointed through JSON, and fed the rest bar by bar
     Then each bar's signal equals the strategy's whole-series compute, and signals did fire
     """
-    import pandas as pd
-
     strategy = STRATEGIES[name]
     short = {"SMA_SHORT": 3, "SMA_LONG": 8, "RSI_PERIOD": 5, "MA_FAST": 3, "MA_SLOW": 8,
              "MACD_FAST": 3, "MACD_SLOW": 8, "MACD_SIGNAL": 4}
     params = strategy.params({k: v for k, v in short.items() if k in strategy.defaults})
-    close = tie_prone_prices(1500, seed=seed)
-    expected = strategy.compute(pd.DataFrame({"close": close}), params)["signal"].to_numpy()
+    frame = tie_prone_candles(1500, seed=seed)
+    expected = strategy.compute(frame, params)["signal"].to_numpy()
+    rows = frame[["open", "high", "low", "close"]].to_numpy().tolist()
     for split in (0, 10, 700):
         inc = incremental_for(name, params)
-        inc.warm(close[:split])
+        inc.warm_bars(frame.iloc[:split])
         inc.load(json.loads(json.dumps(inc.state())))
-        got = [inc.update(float(c)) for c in close[split:]]
+        got = [inc.update_bar(*row) for row in rows[split:]]
         assert got == expected[split:].tolist(), (name, split)
     assert (expected != 0).sum() >= 10
+
+
+def tie_prone_candles(n: int, seed: int):
+    """Candles around ``tie_prone_prices``: opens at, above or below the previous close."""
+    import pandas as pd
+
+    close = tie_prone_prices(n, seed)
+    rng = np.random.default_rng(seed + 100)
+    previous = np.concatenate([[close[0]], close[:-1]])
+    open_ = np.round(previous + rng.choice([-0.02, 0.0, 0.0, 0.02], size=n), 2)
+    return pd.DataFrame({
+        "timestamp": np.arange(n, dtype="int64") * 60_000, "open": open_,
+        "high": np.maximum(open_, close) + 0.01, "low": np.minimum(open_, close) - 0.01,
+        "close": close, "volume": 1.0})
+
+
+def test_barupdn_needs_the_bar_and_close_strategies_take_it_too():
+    """
+    Given the incremental BarUpDn and MACD
+    When BarUpDn is given a close alone, and MACD a whole bar
+    Then BarUpDn refuses (it needs the open), MACD uses the bar's close
+    """
+    with pytest.raises(ValueError, match="needs the bar's open"):
+        incremental_for("barupdn", STRATEGIES["barupdn"].params()).update(1.0)
+    macd = incremental_for("macd", STRATEGIES["macd"].params())
+    assert macd.update_bar(1.0, 2.0, 0.5, 1.5) == 0
