@@ -181,12 +181,13 @@ def test_an_incremental_strategy_gives_the_signals_of_compute(name, seed):
     """
     strategy = STRATEGIES[name]
     short = {"SMA_SHORT": 3, "SMA_LONG": 8, "RSI_PERIOD": 5, "MA_FAST": 3, "MA_SLOW": 8,
-             "MACD_FAST": 3, "MACD_SLOW": 8, "MACD_SIGNAL": 4}
+             "MACD_FAST": 3, "MACD_SLOW": 8, "MACD_SIGNAL": 4, "SUPERTREND_ATR": 5,
+             "SUPERTREND_FACTOR": 1.0}
     params = strategy.params({k: v for k, v in short.items() if k in strategy.defaults})
     frame = tie_prone_candles(1500, seed=seed)
     expected = strategy.compute(frame, params)["signal"].to_numpy()
     rows = frame[["open", "high", "low", "close"]].to_numpy().tolist()
-    for split in (0, 10, 700):
+    for split in (0, 1, 5, 6, 10, 700):
         inc = incremental_for(name, params)
         inc.warm_bars(frame.iloc[:split])
         inc.load(json.loads(json.dumps(inc.state())))
