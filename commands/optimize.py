@@ -270,12 +270,15 @@ def _sweep(args, settings, name, grid, objective, spec, combos, results, earlier
     progress = SweepProgress(len(todo))
     workers = _workers(args, client)
     warming = None
+    # The two-key heat map is drawn with Pillow; scatters, walk-forward and PBO need pyplot.
+    needs_pyplot = (sum(1 for v in grid.values() if len(v) > 1) != 2 or args.walk_forward
+                    or args.pbo)
     try:
         for _batch, outcomes in _engine(args, client, candles, run_spec,
                                         batches(todo, workers)):
-            if warming is None and (client is not None or workers > 1):
-                # This process only waits for results now (the pool is forked already):
-                # matplotlib's import (about half a second) is free here, not after the sweep.
+            if warming is None and needs_pyplot and (client is not None or workers > 1):
+                # This process only waits for results now (the pool exists already):
+                # matplotlib's import (about half a second) overlaps the sweep.
                 warming = threading.Thread(target=_warm_charts, daemon=True)
                 warming.start()
             for outcome in outcomes:

@@ -85,7 +85,9 @@ from emulator.wire import (
     int_param,
     mandatory,
     time_param,
+    time_unit,
     time_zone_ms,
+    to_microseconds,
     window_size_ms,
 )
 from exchange.endpoints import is_loopback_host
@@ -408,6 +410,7 @@ class EmulatorServer:
                                            f" '{sent}'.")
             if spec.new_order:
                 self.limiter.check_new_order(now)
+            unit = time_unit(request.headers)
             self.settle(now)
             result = handler(request)
         except ApiError as exc:
@@ -419,6 +422,10 @@ class EmulatorServer:
             return _Answer(500, {"code": -1000, "msg": MSG_UNKNOWN_ERROR}, headers,
                            delay_s=delay)
         answer = result if isinstance(result, _Answer) else _Answer(200, result)
+        if unit == "MICROSECOND" and answer.status == 200:
+            answer.body = to_microseconds(
+                answer.body, klines=request.path in ("/api/v3/klines", "/api/v3/uiKlines"),
+                period_end_close=request.path == "/api/v3/ticker/tradingDay")
         answer.delay_s += delay
         answer.headers = {**headers, **answer.headers}
         return answer

@@ -185,3 +185,45 @@ def window_size_ms(raw: str | None) -> int:
         if 1 <= count <= top:
             return count * span
     raise illegal("windowSize", "1m..59m, 1h..23h, 1d..7d")
+
+
+# Fields holding an instant (ms) and those holding the last ms of a period (a close time).
+_INSTANTS = frozenset({"serverTime", "time", "updateTime", "transactTime", "workingTime",
+                       "openTime", "T", "transactionTime", "trailingTime"})
+_PERIOD_ENDS = frozenset({"closeTime"})
+
+
+def time_unit(headers: dict[str, str]) -> str:
+    """``X-MBX-TIME-UNIT``: "MILLISECOND" (default) or "MICROSECOND"; -1194 otherwise."""
+    raw = headers.get("x-mbx-time-unit")
+    if raw is None or raw == "":
+        return "MILLISECOND"
+    if raw.upper() not in ("MILLISECOND", "MICROSECOND") or raw not in (
+            raw.upper(), raw.lower()):
+        raise ApiError(400, -1194, "Invalid value for time unit; expected either MICROSECOND or"
+                                   " MILLISECOND.")
+    return raw.upper()
+
+
+def to_microseconds(body: object, *, klines: bool = False, period_end_close: bool = False
+                    ) -> object:
+    """An answer with every time field in microseconds: instants times 1000, the last
+    millisecond of a period (a kline's or trading day's close time) as its last microsecond;
+    a ticker's ``closeTime`` is an instant unless ``period_end_close``."""
+    if klines and isinstance(body, list):
+        return [[row[0] * 1000, *row[1:6], row[6] * 1000 + 999, *row[7:]] for row in body]
+    if isinstance(body, list):
+        return [to_microseconds(b, period_end_close=period_end_close) for b in body]
+    if not isinstance(body, dict):
+        return body
+    out = {}
+    for key, value in body.items():
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            if key in _INSTANTS or (key in _PERIOD_ENDS and not period_end_close):
+                value = value * 1000
+            elif key in _PERIOD_ENDS:
+                value = value * 1000 + 999
+        elif isinstance(value, dict | list):
+            value = to_microseconds(value, period_end_close=period_end_close)
+        out[key] = value
+    return out

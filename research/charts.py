@@ -1,5 +1,6 @@
-"""Charts of a sweep: a heat map of two parameters, one scatter per parameter otherwise,
-the walk-forward equity and the PBO logit histogram. matplotlib is imported only here."""
+"""Charts of a sweep: a heat map of two parameters (``research.heatmap``, Pillow), one scatter
+per parameter otherwise, the walk-forward equity and the PBO logit histogram (matplotlib,
+imported only when one of those is drawn)."""
 
 from __future__ import annotations
 
@@ -47,51 +48,27 @@ def heat_matrix(rows: Sequence[Mapping[str, Any]], x_key: str, y_key: str,
 def plot_sweep(rows: Sequence[Mapping[str, Any]], grid: Mapping[str, Sequence[Any]],
                metric: str, path: Path, title: str = "", maximise: bool = True) -> Path:
     """A heat map when exactly two keys vary, else one scatter per varying key."""
-    plt = _pyplot()
     keys = varying_keys(grid) or list(grid)
     if len(keys) == 2:
+        from research.heatmap import draw_heat_map
+
         xs, ys, matrix = heat_matrix(rows, keys[0], keys[1], metric, maximise)
-        fig, ax = plt.subplots(figsize=(1.0 + 0.75 * max(len(xs), 4), 1.2 + 0.5 * len(ys)))
-        masked = np.ma.masked_invalid(matrix)
-        image = ax.imshow(masked, origin="lower", aspect="auto", cmap="RdYlGn")
-        ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs])
-        ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys])
-        ax.set_xlabel(keys[0])
-        ax.set_ylabel(keys[1])
-        if len(xs) * len(ys) <= 400:
-            finite = matrix[np.isfinite(matrix)]
-            scale = float(np.max(np.abs(finite))) if finite.size else 1.0
-            for i in range(len(ys)):
-                for j in range(len(xs)):
-                    if np.isfinite(matrix[i, j]):
-                        ax.text(j, i, _short(matrix[i, j], scale), ha="center", va="center",
-                                fontsize=7)
-        fig.colorbar(image, ax=ax, label=metric, fraction=0.06, pad=0.03)
-        ax.set_title(title or f"{metric} by {keys[0]} and {keys[1]} (blank: rejected)")
-        fig.subplots_adjust(left=0.1, right=0.92, bottom=0.1, top=0.92)
-    else:
-        fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6), squeeze=False)
-        values = np.array([np.nan if r.get(metric) is None else r[metric] for r in rows],
-                          dtype=float)
-        for ax, key in zip(axes[0], keys, strict=True):
-            ax.scatter([r[key] for r in rows], values, s=12, alpha=0.6)
-            ax.set_xlabel(key)
-            ax.set_ylabel(metric)
-            ax.grid(alpha=0.3)
-        fig.suptitle(title or f"{metric} of every combination, by parameter")
-        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.88, wspace=0.3)
+        return draw_heat_map(xs, ys, matrix, keys[0], keys[1], metric, path, maximise, title)
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6), squeeze=False)
+    values = np.array([np.nan if r.get(metric) is None else r[metric] for r in rows],
+                      dtype=float)
+    for ax, key in zip(axes[0], keys, strict=True):
+        ax.scatter([r[key] for r in rows], values, s=12, alpha=0.6)
+        ax.set_xlabel(key)
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title or f"{metric} of every combination, by parameter")
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.88, wspace=0.3)
     # Fixed margins: tight_layout would draw the figure a second time.
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
-
-
-def _short(value: float, scale: float) -> str:
-    if scale >= 1000:
-        return f"{value:,.0f}"
-    if scale >= 10:
-        return f"{value:.1f}"
-    return f"{value:.2f}"
 
 
 def plot_walk_forward(times_ms: np.ndarray, oos_equity: np.ndarray, is_line: np.ndarray,

@@ -6,9 +6,10 @@ from urllib.parse import urlencode
 import pytest
 
 from core.clock import ManualClock
+from emulator.auth import sign
 from emulator.limits import RateLimiter, RateLimits
 from emulator.market import GeneratedMarket
-from emulator.server import EmulatorServer, parse_params
+from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, EmulatorServer, parse_params
 from tests.binance_http import call, fixture, public, signed
 
 T0 = 1_700_000_040_000
@@ -305,3 +306,30 @@ def test_history_queries_validate_their_window_limit_and_flags(server):
         server, "GET", "/api/v3/account", omitZeroBalances=flag).body["balances"]]
     assert "ETH" not in assets("true") and "ETH" in assets("false")
     assert signed(server, "GET", "/api/v3/account", omitZeroBalances="maybe").code == -1100
+
+
+def test_time_unit_header_gives_microseconds(server):
+    """
+    Given X-MBX-TIME-UNIT: MICROSECOND (or microsecond) on a request
+    When time, klines, an order and a trading-day ticker are asked for
+    Then instants are in microseconds, close times are their period's last microsecond,
+    workingTime -1 stays -1, and any other unit is -1194
+    """
+    micro = {"X-MBX-TIME-UNIT": "MICROSECOND"}
+    assert call(server.base_url, "GET", "/api/v3/time", headers=micro).body == {
+        "serverTime": NOW * 1000}
+    bar = call(server.base_url, "GET", "/api/v3/klines",
+               "symbol=BTCUSDT&interval=1m&limit=1", headers=micro).body[0]
+    assert (bar[0], bar[6]) == (T0 * 1000, (T0 + 60_000) * 1000 - 1)
+    day = call(server.base_url, "GET", "/api/v3/ticker/tradingDay", "symbol=BTCUSDT",
+               headers={"X-MBX-TIME-UNIT": "microsecond"}).body
+    assert day["closeTime"] % 1_000_000 == 999_999 and day["openTime"] % 1000 == 0
+    assert call(server.base_url, "GET", "/api/v3/time",
+                headers={"X-MBX-TIME-UNIT": "SECOND"}).code == -1194
+    stop = signed(server, "POST", "/api/v3/order", symbol="BTCUSDT", side="SELL",
+                  type="STOP_LOSS", quantity="0.01", stopPrice="1000").body
+    query = urlencode({"symbol": "BTCUSDT", "orderId": stop["orderId"], "timestamp": NOW})
+    reply = call(server.base_url, "GET", "/api/v3/order",
+                 f"{query}&signature={sign(query, DEFAULT_API_SECRET)}",
+                 headers={**micro, "X-MBX-APIKEY": DEFAULT_API_KEY}).body
+    assert (reply["time"], reply["workingTime"]) == (NOW * 1000, -1)

@@ -231,3 +231,20 @@ def test_order_broker_strategies_and_time_ranges_equal_their_backtests(
                                  "--out", tmp_path / f"bt{k}")
         for name, value in report["performance"].items():
             assert row[name] == value, (name, row[name], value)
+
+
+def test_warming_the_charts_imports_pyplot_on_the_agg_backend():
+    """
+    Given the chart warm-up the sweep starts in a background thread
+    When it runs
+    Then pyplot is imported, drawing to files (Agg), with no window
+    """
+    import sys
+
+    import matplotlib
+
+    from commands.optimize import _warm_charts
+
+    _warm_charts()
+    assert "matplotlib.pyplot" in sys.modules
+    assert matplotlib.get_backend().lower() == "agg"

@@ -194,3 +194,32 @@ def test_data_fingerprint_changes_with_any_value():
     assert data_fingerprint(frame) == data_fingerprint(frame.copy())
     assert data_fingerprint(changed)["hash"] != data_fingerprint(frame)["hash"]
     assert data_fingerprint(frame)["candles"] == 500
+
+
+def test_the_heat_map_colours_best_green_and_leaves_rejected_cells_blank(tmp_path):
+    """
+    Given a 3 x 2 matrix with one rejected (NaN) cell, maximised and minimised
+    When it is drawn
+    Then the PNG has the grid's size, the best cell is green, the worst red, the NaN white
+    """
+    from PIL import Image
+
+    from research.heatmap import CELL_H, CELL_W, LEFT, TOP, colour, draw_heat_map, label
+
+    assert (label(-1234.56, 5000), label(12.345, 50), label(0.1234, 1)) == (
+        "-1,235", "12.3", "0.12")
+
+    matrix = np.array([[1.0, 2.0, np.nan], [4.0, 5.0, 6.0]])
+    path = draw_heat_map([1, 2, 3], [10, 20], matrix, "A", "B", "Net Profit",
+                         tmp_path / "h.png")
+    image = Image.open(path).convert("RGB")
+
+    def cell(i, j):
+        return image.getpixel((LEFT + CELL_W * j + 3, TOP + CELL_H * (1 - i) + 3))
+
+    assert cell(1, 2) == colour(1.0) and cell(0, 0) == colour(0.0)
+    assert cell(0, 2) == (255, 255, 255)
+    flipped = Image.open(draw_heat_map([1, 2, 3], [10, 20], matrix, "A", "B", "Max Drawdown",
+                                       tmp_path / "m.png", maximise=False)).convert("RGB")
+    assert flipped.getpixel((LEFT + 3, TOP + CELL_H + 3)) == colour(1.0)
+    assert colour(0.0) == (165, 0, 38) and colour(1.0) == (0, 104, 55)
