@@ -320,8 +320,9 @@ class SignalEngine:
     def _feed(self, new: list[Row]) -> list[tuple[int, int]]:
         stamps = [int(row[0]) for row in new]
         if self.incremental is not None:
-            update = self.incremental.update
-            signals = [update(float(row[4])) for row in new]
+            update = self.incremental.update_bar
+            signals = [update(float(row[1]), float(row[2]), float(row[3]), float(row[4]))
+                       for row in new]
         else:
             assert self.frame is not None
             self.frame = pd.concat([self.frame, _frame_of(new)], ignore_index=True)
@@ -356,7 +357,7 @@ class SignalEngine:
             return []
         signals = self._compute(frame)
         if self.incremental is not None:
-            self.incremental.warm(frame["close"].to_numpy(dtype=np.float64))
+            self.incremental.warm_bars(frame)
         else:
             self.frame = frame
         self.last_ts = int(frame["timestamp"].iat[-1])
