@@ -129,10 +129,11 @@ def _fast_rows(header: bytes, body: bytes) -> list[Row] | None:
         fields = line.split(b",")
         if len(fields) != len(CANDLE_COLUMNS) or not fields[0].isdigit():
             return None
-        values = [_plain_float(f) for f in fields[1:]]
-        if any(v is None for v in values):
+        parsed = [_plain_float(f) for f in fields[1:]]
+        values = [v for v in parsed if v is not None]
+        if len(values) != len(parsed):
             return None
-        op, hi, lo, cl, vol = values  # type: ignore[misc]
+        op, hi, lo, cl, vol = values
         ts = int(fields[0])
         if not (0 < lo <= hi and lo <= op <= hi and lo <= cl <= hi and vol >= 0):
             return None
@@ -319,8 +320,9 @@ class SignalEngine:
     def _feed(self, new: list[Row]) -> list[tuple[int, int]]:
         stamps = [int(row[0]) for row in new]
         if self.incremental is not None:
-            update = self.incremental.update
-            signals = [update(float(row[4])) for row in new]
+            update = self.incremental.update_bar
+            signals = [update(float(row[1]), float(row[2]), float(row[3]), float(row[4]))
+                       for row in new]
         else:
             assert self.frame is not None
             self.frame = pd.concat([self.frame, _frame_of(new)], ignore_index=True)
@@ -355,7 +357,7 @@ class SignalEngine:
             return []
         signals = self._compute(frame)
         if self.incremental is not None:
-            self.incremental.warm(frame["close"].to_numpy(dtype=np.float64))
+            self.incremental.warm_bars(frame)
         else:
             self.frame = frame
         self.last_ts = int(frame["timestamp"].iat[-1])

@@ -33,7 +33,7 @@ import numpy as np
 
 from strategies import indicators as ta
 from strategies.indicators import PINE_EPSILON
-from strategies.params import Params
+from strategies.params import Params, period
 
 NAN = math.nan
 State = dict[str, Any]
@@ -291,6 +291,14 @@ class IncrementalStrategy:
     def update(self, close: float) -> int:
         raise NotImplementedError
 
+    def warm_bars(self, frame: Any) -> None:
+        """Warm on a candle frame (OHLC strategies override; close strategies use close)."""
+        self.warm(frame["close"].to_numpy(dtype=np.float64, na_value=np.nan))
+
+    def update_bar(self, open_: float, high: float, low: float, close: float) -> int:
+        """The next bar's signal from its prices (close strategies use the close only)."""
+        return self.update(close)
+
     def state(self) -> State:
         """Every node's state by name."""
         return {name: getattr(self, name).state() for name in self.NODES}
@@ -309,8 +317,8 @@ class SmaRsi(IncrementalStrategy):
     NODES = ("short", "long", "rsi", "over", "under")
 
     def __init__(self, p: Params) -> None:
-        self.short, self.long = Sma(p["SMA_SHORT"]), Sma(p["SMA_LONG"])
-        self.rsi = Rsi(p["RSI_PERIOD"])
+        self.short, self.long = Sma(period(p, "SMA_SHORT")), Sma(period(p, "SMA_LONG"))
+        self.rsi = Rsi(period(p, "RSI_PERIOD"))
         self.over, self.under = Cross("over"), Cross("under")
         self.overbought, self.oversold = p["RSI_OVERBOUGHT"], p["RSI_OVERSOLD"]
 
@@ -334,7 +342,7 @@ class Ma2Line(IncrementalStrategy):
     NODES = ("fast", "slow", "over", "under")
 
     def __init__(self, p: Params) -> None:
-        self.fast, self.slow = Sma(p["MA_FAST"]), Sma(p["MA_SLOW"])
+        self.fast, self.slow = Sma(period(p, "MA_FAST")), Sma(period(p, "MA_SLOW"))
         self.over, self.under = Cross("over"), Cross("under")
 
     def warm(self, close: np.ndarray) -> None:
@@ -353,7 +361,7 @@ class RsiStrategy(IncrementalStrategy):
     NODES = ("rsi", "over", "under")
 
     def __init__(self, p: Params) -> None:
-        self.rsi = Rsi(p["RSI_PERIOD"])
+        self.rsi = Rsi(period(p, "RSI_PERIOD"))
         self.over, self.under = Cross("over"), Cross("under")
         self.oversold, self.overbought = float(p["RSI_OVERSOLD"]), float(p["RSI_OVERBOUGHT"])
 
@@ -374,9 +382,9 @@ class MacdStrategy(IncrementalStrategy):
     NODES = ("fast", "slow", "signal", "over", "under")
 
     def __init__(self, p: Params) -> None:
-        self.fast = Recursive(p["MACD_FAST"], "ema")
-        self.slow = Recursive(p["MACD_SLOW"], "ema")
-        self.signal = Recursive(p["MACD_SIGNAL"], "ema")
+        self.fast = Recursive(period(p, "MACD_FAST"), "ema")
+        self.slow = Recursive(period(p, "MACD_SLOW"), "ema")
+        self.signal = Recursive(period(p, "MACD_SIGNAL"), "ema")
         self.over, self.under = Cross("over"), Cross("under")
 
     def warm(self, close: np.ndarray) -> None:
@@ -391,6 +399,156 @@ class MacdStrategy(IncrementalStrategy):
         return signal_of(self.over.update(delta, 0.0), self.under.update(delta, 0.0))
 
 
+class PreviousClose:
+    """The previous bar's close (``close[1]``), na on the first bar."""
+
+    def __init__(self) -> None:
+        self.value = NAN
+
+    def update(self, close: float) -> float:
+        previous, self.value = self.value, close
+        return previous
+
+    def warm(self, close: np.ndarray) -> None:
+        self.value = float(close[-1]) if close.size else NAN
+
+    def state(self) -> State:
+        return {"value": pack(self.value)}
+
+    def load(self, state: State) -> None:
+        self.value = unpack(state["value"])
+
+
+class BarUpDn(IncrementalStrategy):
+    """``bar_rules.barupdn_strategy`` one bar at a time: long after an up bar that opened
+    above the previous close, short after a down bar that opened below it."""
+
+    NODES = ("previous",)
+
+    def __init__(self, p: Params) -> None:
+        self.previous = PreviousClose()
+
+    def warm(self, close: np.ndarray) -> None:
+        self.previous.warm(close)
+
+    def update(self, close: float) -> int:
+        raise ValueError("barupdn needs the bar's open: use update_bar")
+
+    def update_bar(self, open_: float, high: float, low: float, close: float) -> int:
+        before = self.previous.update(close)
+        up = (close - open_) > PINE_EPSILON and (open_ - before) > PINE_EPSILON
+        down = (close - open_) < -PINE_EPSILON and (open_ - before) < -PINE_EPSILON
+        return signal_of(up, down)
+
+
+def np_max(a: float, b: float) -> float:
+    """``np.maximum(a, b)`` for two floats: nan propagates, equal values give ``b``."""
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a > b else b
+
+
+def np_min(a: float, b: float) -> float:
+    """``np.minimum(a, b)`` for two floats: nan propagates, equal values give ``b``."""
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a < b else b
+
+
+class Supertrend(IncrementalStrategy):
+    """``bar_rules.supertrend_strategy`` one bar at a time, following
+    ``channels.supertrend``: ATR = RMA of ``tr(true)``; from the ATR's first bar (after bar 0)
+    the lower band ratchets up (reset to the raw band after a close below it), the upper band
+    down (reset after a close above it); the direction turns from 1 to -1 on a close above the
+    upper band and back on a close below the lower one (against the upper band when the two
+    bands were equal on the bar before); BUY on a turn to -1, SELL on a turn to 1."""
+
+    NODES = ("atr", "previous")
+
+    def __init__(self, p: Params) -> None:
+        self.factor = float(p["SUPERTREND_FACTOR"])
+        self.atr = Recursive(int(p["SUPERTREND_ATR"]), "rma")
+        self.previous = PreviousClose()
+        self.bar = 0  # bars seen
+        self.started = False  # the bands exist (the ATR's first bar after bar 0 was seen)
+        self.upper = NAN
+        self.lower = NAN
+        self.direction = 1.0
+
+    def update(self, close: float) -> int:
+        raise ValueError("supertrend needs the bar's high and low: use update_bar")
+
+    def update_bar(self, open_: float, high: float, low: float, close: float) -> int:
+        before = self.previous.update(close)
+        span = high - low
+        true_range = span if is_na(before) else np_max(
+            np_max(span, abs(high - before)), abs(low - before))
+        volatility = self.atr.update(true_range)
+        bar, self.bar = self.bar, self.bar + 1
+        if bar == 0 or is_na(volatility):
+            return 0  # direction stays 1: no turn
+        src = (high + low) / 2
+        upper_raw = src + self.factor * volatility
+        lower_raw = src - self.factor * volatility
+        if not self.started:
+            self.started = True
+            self.upper, self.lower = upper_raw, lower_raw
+            return 0  # the ATR's first bar: direction 1
+        last_upper, last_lower = self.upper, self.lower
+        self.lower = lower_raw if before < last_lower else np_max(last_lower, lower_raw)
+        self.upper = upper_raw if before > last_upper else np_min(last_upper, upper_raw)
+        was = self.direction
+        if was == 1:
+            now = -1.0 if close > self.upper else 1.0
+        elif last_lower == last_upper:
+            now = -1.0 if close > self.upper else 1.0
+        else:
+            now = 1.0 if close < self.lower else -1.0
+        self.direction = now
+        turn = now - was
+        return signal_of(turn < -PINE_EPSILON, turn > PINE_EPSILON)
+
+    def warm(self, close: np.ndarray) -> None:
+        raise ValueError("supertrend needs the bars: use warm_bars")
+
+    def warm_bars(self, frame: Any) -> None:
+        from strategies.channels import _ratchet, supertrend, tr
+
+        h, lo, c = (frame[k].to_numpy(dtype=np.float64, na_value=np.nan)
+                    for k in ("high", "low", "close"))
+        self.bar = int(c.size)
+        self.previous.warm(c)
+        volatility = self.atr.warm(tr(h, lo, c, handle_na=True))
+        defined = np.flatnonzero(~np.isnan(volatility[1:])) + 1
+        self.started = bool(defined.size)
+        self.upper = self.lower = NAN
+        self.direction = 1.0
+        if not self.started:
+            return
+        first = int(defined[0])
+        src = (h + lo) / 2
+        self.upper = float(_ratchet(src + self.factor * volatility, c, first, lower=False)[-1])
+        self.lower = float(_ratchet(src - self.factor * volatility, c, first, lower=True)[-1])
+        _, direction = supertrend(h, lo, c, self.factor, self.atr.n)
+        self.direction = float(direction[-1])
+
+    def state(self) -> State:
+        return {**super().state(), "bar": self.bar, "started": self.started,
+                "upper": pack(self.upper), "lower": pack(self.lower),
+                "direction": pack(self.direction)}
+
+    def load(self, state: Mapping[str, Any]) -> None:
+        nodes = {k: state[k] for k in self.NODES if k in state}
+        super().load(nodes)
+        self.bar, self.started = int(state["bar"]), bool(state["started"])
+        self.upper, self.lower = unpack(state["upper"]), unpack(state["lower"])
+        self.direction = unpack(state["direction"])
+
+
 # Registry name -> incremental form. A strategy missing here is recomputed over the whole
 # stored file each candle (exact, cost growing with the file): add it here to make it fast.
 INCREMENTAL: dict[str, Callable[[Params], IncrementalStrategy]] = {
@@ -398,6 +556,8 @@ INCREMENTAL: dict[str, Callable[[Params], IncrementalStrategy]] = {
     "ma2line": Ma2Line,
     "rsi": RsiStrategy,
     "macd": MacdStrategy,
+    "barupdn": BarUpDn,
+    "supertrend": Supertrend,
 }
 
 

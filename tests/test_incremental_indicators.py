@@ -15,7 +15,9 @@ from strategies.incremental import (
     Sma,
     ieee_div,
     incremental_for,
+    np_max,
     np_max0,
+    np_min,
     pack,
     pack_many,
     pine_greater,
@@ -108,7 +110,7 @@ def test_numpy_scalar_semantics_are_reproduced():
     Given the zero-divisor and signed-zero cases of Pine's RSI formula
     When np_max0 and ieee_div are applied
     Then they give numpy's answers: max(-0.0, 0) is +0.0, nan stays nan, x/0 is a signed
-     inf and 0/0 nan
+     inf and 0/0 nan; np_max / np_min answer as np.maximum / np.minimum, signed zeros too
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         for value in (-0.0, 0.0, -1.5, 2.5, math.nan, math.inf, -math.inf):
@@ -119,6 +121,12 @@ def test_numpy_scalar_semantics_are_reproduced():
                      (3.0, 4.0)]:
             got, want = ieee_div(a, b), float(np.float64(a) / np.float64(b))
             assert got == want or (math.isnan(got) and math.isnan(want))
+    pairs = [(0.0, -0.0), (-0.0, 0.0), (1.0, 2.0), (2.0, 1.0), (math.nan, 1.0), (1.0, math.nan)]
+    for ours, theirs in ((np_max, np.maximum), (np_min, np.minimum)):
+        for a, b in pairs:
+            got, want = ours(a, b), float(theirs(a, b))
+            assert (got == want and math.copysign(1, got) == math.copysign(1, want)) or (
+                math.isnan(got) and math.isnan(want))
 
 
 def test_floats_are_packed_without_rounding():
@@ -179,18 +187,71 @@ def test_an_incremental_strategy_gives_the_signals_of_compute(name, seed):
     When it is warmed on a prefix, checkpointed through JSON, and fed the rest bar by bar
     Then each bar's signal equals the strategy's whole-series compute, and signals did fire
     """
-    import pandas as pd
-
     strategy = STRATEGIES[name]
     short = {"SMA_SHORT": 3, "SMA_LONG": 8, "RSI_PERIOD": 5, "MA_FAST": 3, "MA_SLOW": 8,
-             "MACD_FAST": 3, "MACD_SLOW": 8, "MACD_SIGNAL": 4}
+             "MACD_FAST": 3, "MACD_SLOW": 8, "MACD_SIGNAL": 4, "SUPERTREND_ATR": 5,
+             "SUPERTREND_FACTOR": 1.0}
     params = strategy.params({k: v for k, v in short.items() if k in strategy.defaults})
-    close = tie_prone_prices(1500, seed=seed)
-    expected = strategy.compute(pd.DataFrame({"close": close}), params)["signal"].to_numpy()
-    for split in (0, 10, 700):
+    frame = tie_prone_candles(1500, seed=seed)
+    expected = strategy.compute(frame, params)["signal"].to_numpy()
+    rows = frame[["open", "high", "low", "close"]].to_numpy().tolist()
+    for split in (0, 1, 5, 6, 10, 700):
         inc = incremental_for(name, params)
-        inc.warm(close[:split])
+        inc.warm_bars(frame.iloc[:split])
         inc.load(json.loads(json.dumps(inc.state())))
-        got = [inc.update(float(c)) for c in close[split:]]
+        got = [inc.update_bar(*row) for row in rows[split:]]
         assert got == expected[split:].tolist(), (name, split)
     assert (expected != 0).sum() >= 10
+
+
+def tie_prone_candles(n: int, seed: int):
+    """Candles around ``tie_prone_prices``: opens at, above or below the previous close."""
+    import pandas as pd
+
+    close = tie_prone_prices(n, seed)
+    rng = np.random.default_rng(seed + 100)
+    previous = np.concatenate([[close[0]], close[:-1]])
+    open_ = np.round(previous + rng.choice([-0.02, 0.0, 0.0, 0.02], size=n), 2)
+    return pd.DataFrame({
+        "timestamp": np.arange(n, dtype="int64") * 60_000, "open": open_,
+        "high": np.maximum(open_, close) + 0.01, "low": np.minimum(open_, close) - 0.01,
+        "close": close, "volume": 1.0})
+
+
+def test_barupdn_needs_the_bar_and_close_strategies_take_it_too():
+    """
+    Given the incremental BarUpDn and MACD
+    When BarUpDn is given a close alone, and MACD a whole bar
+    Then BarUpDn refuses (it needs the open), MACD uses the bar's close
+    """
+    with pytest.raises(ValueError, match="needs the bar's open"):
+        incremental_for("barupdn", STRATEGIES["barupdn"].params()).update(1.0)
+    macd = incremental_for("macd", STRATEGIES["macd"].params())
+    assert macd.update_bar(1.0, 2.0, 0.5, 1.5) == 0
+
+
+@pytest.mark.parametrize("atr,factor", [(1, 0.5), (10, 3.0)])
+def test_incremental_supertrend_follows_its_atr_bands_and_turns(atr, factor):
+    """
+    Given real-like synthetic candles and Supertrend with ATR 1 / factor 0.5 (bands reset
+     often, the one-bar ATR path) or ATR 10 / factor 3
+    When it is warmed on a prefix (before, at and after the ATR's first bar) and fed the rest
+    Then every signal equals the whole-series Supertrend Strategy, and it turned both ways
+    """
+    from backtest.synthetic import synthetic_candles
+
+    strategy = STRATEGIES["supertrend"]
+    params = strategy.params({"SUPERTREND_ATR": atr, "SUPERTREND_FACTOR": factor})
+    frame = synthetic_candles(2500, seed=3)
+    expected = strategy.compute(frame, params)["signal"].to_numpy()
+    rows = frame[["open", "high", "low", "close"]].to_numpy().tolist()
+    for split in (0, atr, atr + 1, 1200):
+        inc = incremental_for("supertrend", params)
+        inc.warm_bars(frame.iloc[:split])
+        inc.load(json.loads(json.dumps(inc.state())))
+        assert [inc.update_bar(*row) for row in rows[split:]] == expected[split:].tolist()
+    assert {1, -1} <= set(expected.tolist())
+    with pytest.raises(ValueError, match="needs the bar"):
+        incremental_for("supertrend", params).update(1.0)
+    with pytest.raises(ValueError, match="needs the bars"):
+        incremental_for("supertrend", params).warm(np.ones(3))
