@@ -129,10 +129,13 @@ def _fast_rows(header: bytes, body: bytes) -> list[Row] | None:
         fields = line.split(b",")
         if len(fields) != len(CANDLE_COLUMNS) or not fields[0].isdigit():
             return None
-        values = [_plain_float(f) for f in fields[1:]]
-        if any(v is None for v in values):
-            return None
-        op, hi, lo, cl, vol = values  # type: ignore[misc]
+        values: list[float] = []
+        for token in fields[1:]:
+            value = _plain_float(token)
+            if value is None:
+                return None
+            values.append(value)
+        op, hi, lo, cl, vol = values
         ts = int(fields[0])
         if not (0 < lo <= hi and lo <= op <= hi and lo <= cl <= hi and vol >= 0):
             return None
