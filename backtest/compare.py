@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from backtest.tvexport import ExportTrade, Number
+from core.errors import InputError
 
 # Tried in this order; on equal scores the earlier wins (a named zone also follows DST).
 COMMON_ZONES = (
@@ -27,7 +28,7 @@ COMMON_ZONES = (
 )
 
 
-class CompareError(ValueError):
+class CompareError(InputError, ValueError):
     """Inputs that cannot be compared; the message is one line for the user."""
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.errors import InputError
 from risk.rules import stop_loss_price, take_profit_price
 
 MODES = ("long-only", "long-short")
@@ -41,7 +42,7 @@ REASONS = ("signal", "stop_loss", "take_profit", "end", "max_intraday_loss")
 _FIRST_WINDOW = 64
 
 
-class BacktestError(ValueError):
+class BacktestError(InputError, ValueError):
     """Settings or data the backtest cannot run with; the message is one line for the user."""
 
 

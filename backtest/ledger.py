@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backtest.engine import FillRules, Trades
+from risk.pnl import commission_on, directional_pnl
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,9 @@ def build_ledger(trades: Trades, high: np.ndarray, low: np.ndarray, rules: FillR
     is_open = trades.is_open
     entry_value = trades.entry_price * qty
     exit_value = trades.exit_price * qty
-    commission = rules.commission * (entry_value + np.where(is_open, 0.0, exit_value))
-    gross = d * (exit_value - entry_value)
+    commission = commission_on(rules.commission,
+                               entry_value + np.where(is_open, 0.0, exit_value))
+    gross = directional_pnl(d, entry_value, exit_value)
     net = gross - commission
     # Bars held over a whole bar: entry bar up to (not incl.) the exit bar; an open trade holds
     # through the last bar. The exit bar adds only what its path met before the fill.
@@ -111,7 +113,7 @@ def equity_curve(
         which = np.repeat(np.arange(len(trades)), lengths)
         offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
         bars = trades.entry_bar[which] + (np.arange(which.size) - offsets)
-        entry_fee = rules.commission * ledger.entry_value
+        entry_fee = commission_on(rules.commission, ledger.entry_value)
         qty = np.broadcast_to(trade_qty(trades, rules), trades.direction.shape)
         equity[bars] += (trades.direction[which] * (close[bars] - trades.entry_price[which])
                          * qty[which] - entry_fee[which])

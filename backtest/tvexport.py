@@ -13,8 +13,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import InputError
 
-class TvExportError(ValueError):
+
+class TvExportError(InputError, ValueError):
     """An export that cannot be read; the message is one line for the user."""
 
 

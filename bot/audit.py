@@ -417,7 +417,8 @@ class Auditor:
 def audit(candles: pd.DataFrame, rows: list[dict[str, str]], state: dict[str, Any],
           rules: AuditRules, strategy: Any) -> AuditResult:
     """Audit journal ``rows`` against ``candles`` under ``rules`` (state gives the runs)."""
-    extra: dict[str, Any] = state["extra"] if isinstance(state.get("extra"), dict) else {}
+    raw_extra = state.get("extra")
+    extra: dict[str, Any] = raw_extra if isinstance(raw_extra, dict) else {}
     record = extra.get(RUN_RECORD_KEY)
     acted, runs = acted_candles(record, rules.strategy)
     signals = strategy.compute(candles, rules.params)["signal"].to_numpy() if len(
@@ -433,7 +434,8 @@ def rules_from(state: dict[str, Any], settings: Any, strategy_name: str | None,
                registry_get: Any) -> tuple[AuditRules, Any]:
     """The rules to audit with: the run record's last rule set, else the settings;
     ``strategy_name`` (``--strategy``) picks another strategy. Returns (rules, strategy)."""
-    extra: dict[str, Any] = state["extra"] if isinstance(state.get("extra"), dict) else {}
+    raw_extra = state.get("extra")
+    extra: dict[str, Any] = raw_extra if isinstance(raw_extra, dict) else {}
     record = extra.get(RUN_RECORD_KEY)
     recorded: dict[str, Any] = {}
     if isinstance(record, dict) and record.get("rules") and record.get("intervals"):

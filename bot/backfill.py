@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from core.candles import CANDLE_COLUMNS
+from core.lognames import EVENTS_LOGGER
 from exchange.client import MAX_KLINES
 from exchange.download import DownloadInterrupted, download_candles
 from exchange.validation import describe_time
@@ -30,7 +31,7 @@ from storage.candles import (
     stored_last_row,
 )
 
-log = logging.getLogger("paperbot")
+log = logging.getLogger(EVENTS_LOGGER)
 
 # A gap of years (an old data folder) is filled over several cycles, this many 1000-candle
 # pages each, so one cycle never spends minutes downloading before its signal.

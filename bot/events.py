@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-errors = logging.getLogger("paperbot.errors")
+from core.lognames import ERRORS_LOGGER
+
+errors = logging.getLogger(ERRORS_LOGGER)
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,14 @@ from __future__ import annotations
 import logging
 import math
 import signal as signal_module
+from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import Protocol
+
+import pandas as pd
 
 from bot.backfill import CandleRecorder
 from bot.events import BotEvents, CandleEvent
@@ -21,28 +26,139 @@ from bot.failures import BotStop, FailureGuard
 from bot.signal_engine import LiveSignals
 from bot.timing import wake_time_ms
 from bot.window import CandleWindow
+from core.candles import CandleSource
 from core.clock import Clock
 from core.errors import ExchangeUnavailable
+from core.lognames import ERRORS_LOGGER, EVENTS_LOGGER
+from core.outcome import Outcome
+from exchange.market_rules import MarketRules
+from storage.state import BotState, Position
 from strategies.orders import has_orders, intents
 
-log = logging.getLogger("paperbot")
-errors = logging.getLogger("paperbot.errors")
+log = logging.getLogger(EVENTS_LOGGER)
+errors = logging.getLogger(ERRORS_LOGGER)
 
 # Sleeps are sliced to this much wall time so that SIGINT / SIGTERM is seen within a second.
 REAL_SLEEP_SLICE_S = 1.0
 
 
-@dataclass
+class MarketFeed(CandleSource, Protocol):
+    """What the loop reads from the exchange: closed candles, the last price, the timeframe."""
+
+    timeframe_ms: int
+
+    def last_price(self) -> float | None:
+        """The last traded price; None when the exchange gave no usable one."""
+        ...
+
+    def market_rules(self) -> MarketRules:
+        """The market's lot step, price tick and limits (loaded at start)."""
+        ...
+
+
+class Positions(Protocol):
+    """What the loop asks of the position manager (``risk.position.PositionManager``)."""
+
+    @property
+    def position(self) -> Position | None:
+        """The open position, or None when flat."""
+        ...
+
+    @property
+    def last_candle_ms(self) -> int | None:
+        """Open time of the last candle whose signal was handled."""
+        ...
+
+    def reconcile(self) -> list[str]:
+        """Bring the saved state in line with the exchange; notes of what it did."""
+        ...
+
+    def summary(self) -> str:
+        """One line: position, pending order, fills and realised PnL."""
+        ...
+
+    def on_signal(self, signal: int, candle_open_ms: int, reference_price: float) -> Outcome:
+        """Act on a closed candle's signal."""
+        ...
+
+    def on_orders(self, orders: dict, candle_open_ms: int, reference_price: float, *,
+                  long_id: str, short_id: str, oca: str = "") -> Outcome:
+        """Act on a stop-entry strategy's orders of a closed candle."""
+        ...
+
+    def on_price(self, last_price: float | None) -> Outcome | None:
+        """Check stop-loss and take-profit against a last price."""
+        ...
+
+    def mark_candle_processed(self, candle_open_ms: int) -> None:
+        """Record a candle as handled."""
+        ...
+
+    @property
+    def state(self) -> BotState:
+        """The saved state (the loop keeps the signal engine's checkpoint in ``extra``)."""
+        ...
+
+
+class SignalSource(Protocol):
+    """A strategy as the loop uses it (``strategies.registry.Strategy``).
+
+    ``entry_ids`` and ``oca`` matter to stop-entry strategies only (their order columns name
+    the entries they arm).
+    """
+
+    @property
+    def entry_ids(self) -> tuple[str, str]:
+        """Ids of the long and the short entry."""
+        ...
+
+    @property
+    def oca(self) -> str | None:
+        """The one-cancels-all group of the stop entries, if any."""
+        ...
+
+    def compute(
+        self, frame: pd.DataFrame, params: Mapping[str, object] | None = None,
+        mintick: float | None = None,
+    ) -> pd.DataFrame:
+        """Indicator columns and ``signal`` (1/-1/0) for every bar of a candle frame."""
+        ...
+
+
+class CycleStatus(StrEnum):
+    """How a candle-close cycle ended."""
+
+    ACTED = "acted"  # a new closed candle's signal went to the position manager
+    NO_NEW_CANDLE = "no new closed candle"
+    DATA_ENDED = "the candle data ended"  # a replay's last candle was handled before
+    SKIPPED = "skipped"  # no usable candles, or the cycle failed; ``reason`` says why
+
+
+@dataclass(frozen=True)
 class CycleResult:
     """What one candle-close cycle did, for the loop's counters and for tests."""
 
+    status: CycleStatus
+    reason: str = ""
     new_candles: int = 0
     signal: int | None = None
-    action: str = ""
-    skipped: str | None = None
+    outcome: Outcome | None = None
     candle_ms: int | None = None
     close: float | None = None
-    failed: bool = False
+    failed: bool = False  # the cycle raised (as opposed to having no usable candles)
+
+    @property
+    def skipped(self) -> bool:
+        """True when the cycle did not reach the strategy (``reason`` says why)."""
+        return self.status is CycleStatus.SKIPPED
+
+    @property
+    def action_text(self) -> str:
+        """What the cycle did as the console and listeners print it: the outcome's log words,
+        ``no new closed candle``, ``the candle data ended``, or ``""`` for a skipped cycle."""
+        if self.outcome is not None:
+            return str(self.outcome)
+        return "" if self.status in (CycleStatus.SKIPPED, CycleStatus.ACTED) else str(self.status)
 
 
 class TradingBot:
@@ -51,10 +167,10 @@ class TradingBot:
     def __init__(
         self,
         *,
-        client: Any,
-        positions: Any,
-        strategy: Any,
-        strategy_params: dict,
+        client: MarketFeed,
+        positions: Positions,
+        strategy: SignalSource,
+        strategy_params: Mapping[str, object],
         clock: Clock,
         candles_csv: Path,
         timeframe_ms: int,
@@ -109,7 +225,7 @@ class TradingBot:
 
     # --- control -------------------------------------------------------------------------
 
-    def request_stop(self, signum: int | None = None, _frame: Any = None) -> None:
+    def request_stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         """Ask the loop to stop after the step in progress (signal handler)."""
         if not self.stop_requested and signum is not None:
             log.info("Received %s: finishing the current step, then stopping",
@@ -168,7 +284,8 @@ class TradingBot:
         """Tell the listeners what a cycle did."""
         self.events.candle(CandleEvent(
             candle_ms=result.candle_ms, close=result.close, signal=result.signal,
-            action=result.action, skipped=result.skipped, failed=result.failed,
+            action=result.action_text, skipped=result.reason if result.skipped else None,
+            failed=result.failed,
             new_candles=result.new_candles, candles_processed=self.candles_processed,
             cycles_skipped=self.cycles_skipped, now_ms=self.clock.now_ms()))
 
@@ -208,7 +325,7 @@ class TradingBot:
             ms = min(ms, max(1, int(REAL_SLEEP_SLICE_S * 1000 * speed)))
         self.clock.sleep(ms / 1000)
 
-    def check_protective_exit(self) -> str | None:
+    def check_protective_exit(self) -> Outcome | None:
         """Read the last price and let the position manager apply stop-loss / take-profit."""
         try:
             price = self.client.last_price()
@@ -250,12 +367,12 @@ class TradingBot:
             errors.exception("Cycle failed and was skipped: %s", exc)
             # Unless it cannot heal: a refusal, or the same failure cycle after cycle.
             self.cycle_failures.check(exc, "the candle cycle")
-            return CycleResult(skipped=str(exc), failed=True)
+            return CycleResult(CycleStatus.SKIPPED, reason=str(exc), failed=True)
         if not result.skipped:
             self.cycle_failures.success()
         return result
 
-    def compute_signals(self, frame):
+    def compute_signals(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The strategy's output frame; bar strategies get the market's tick as mintick."""
         if getattr(self.strategy, "inputs", "close") == "bars":
             mintick = self.price_tick if self.price_tick else None
@@ -268,18 +385,18 @@ class TradingBot:
             self.cycles_skipped += 1
             reason = fetch.skip_reason or "no closed candle returned"
             log.warning("Cycle skipped: %s", reason)
-            return CycleResult(skipped=reason)
+            return CycleResult(CycleStatus.SKIPPED, reason=reason)
         frame = fetch.frame
         if self.end_of_data_ms is not None:
             frame = frame[frame["timestamp"] + self.timeframe_ms <= self.end_of_data_ms]
             if frame.empty:
-                return CycleResult(action="the candle data ended")
+                return CycleResult(CycleStatus.DATA_ENDED)
         store = self.recorder.store(frame)
         stored = store.appended
         last_ts = int(frame["timestamp"].iloc[-1])
         done_ts = self.positions.last_candle_ms
         if done_ts is not None and last_ts <= done_ts:
-            return CycleResult(new_candles=0, action="no new closed candle", candle_ms=last_ts)
+            return CycleResult(CycleStatus.NO_NEW_CANDLE, candle_ms=last_ts)
         fresh = 1
         if done_ts is not None:
             # Back-filled candles closed since the last cycle too: the count is not capped
@@ -294,14 +411,14 @@ class TradingBot:
         close = float(frame["close"].iloc[-1])
         if has_orders(signals):
             long_id, short_id = self.strategy.entry_ids
-            action = self.positions.on_orders(
+            outcome = self.positions.on_orders(
                 intents(signals).at(len(signals) - 1), last_ts, close, long_id=long_id,
                 short_id=short_id, oca=self.strategy.oca or "")
         else:
-            action = self.positions.on_signal(signal, last_ts, close)
+            outcome = self.positions.on_signal(signal, last_ts, close)
         self.positions.mark_candle_processed(last_ts)
         self.candles_processed += fresh
         log.debug("Candle %s close %.2f: signal %d -> %s (%d stored)",
-                  last_ts, close, signal, action, stored)
-        return CycleResult(new_candles=fresh, signal=signal, action=action, candle_ms=last_ts,
-                           close=close)
+                  last_ts, close, signal, outcome, stored)
+        return CycleResult(CycleStatus.ACTED, new_candles=fresh, signal=signal, outcome=outcome,
+                           candle_ms=last_ts, close=close)

@@ -129,12 +129,10 @@ def _fast_rows(header: bytes, body: bytes) -> list[Row] | None:
         fields = line.split(b",")
         if len(fields) != len(CANDLE_COLUMNS) or not fields[0].isdigit():
             return None
-        values: list[float] = []
-        for token in fields[1:]:
-            value = _plain_float(token)
-            if value is None:
-                return None
-            values.append(value)
+        parsed = [_plain_float(f) for f in fields[1:]]
+        values = [v for v in parsed if v is not None]
+        if len(values) != len(parsed):
+            return None
         op, hi, lo, cl, vol = values
         ts = int(fields[0])
         if not (0 < lo <= hi and lo <= op <= hi and lo <= cl <= hi and vol >= 0):

@@ -8,12 +8,9 @@ full fetch, so the window is always a gap-free, validated candle frame.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
-from core.candles import candle_problem
-from exchange.client import CandleFetch
+from core.candles import CandleFetch, CandleSource, candle_problem
 
 # Extra candles asked for on a top-up, so a late cycle still overlaps the window.
 TOP_UP_MARGIN = 2
@@ -22,7 +19,7 @@ TOP_UP_MARGIN = 2
 class CandleWindow:
     """The last ``size`` closed candles of one symbol and timeframe."""
 
-    def __init__(self, client: Any, size: int, timeframe_ms: int) -> None:
+    def __init__(self, client: CandleSource, size: int, timeframe_ms: int) -> None:
         self.client = client
         self.size = size
         self.timeframe_ms = timeframe_ms

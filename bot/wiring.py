@@ -8,25 +8,41 @@ import json
 import logging
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from bot.runner import TradingBot
+from bot.runner import MarketFeed, Positions, TradingBot
 from config.settings import Settings
 from core.clock import AcceleratedClock, Clock, PacedClock, RealClock
+from core.errors import (
+    EndpointRefused,
+    ExchangeRefused,
+    ExchangeUnavailable,
+    OwnerMismatch,
+    StartupError,
+    StateFileError,
+    TradeJournalError,
+)
+from core.lognames import EVENTS_LOGGER
+from core.types import ExchangeKind
+from risk.position import PositionManager, exchange_owner_problem
+from storage.candles import quarantine_if_damaged
+from storage.reserve import DiskReserve
+from storage.state import BotState, StateStore
+from storage.trades import open_journal
+from strategies.registry import Strategy, get_strategy
 
-log = logging.getLogger("paperbot")
+if TYPE_CHECKING:  # the emulator and ccxt load only when this run uses them
+    import pandas as pd
+
+    from emulator.server import EmulatorServer
+    from exchange.client import ExchangeClient
+
+log = logging.getLogger(EVENTS_LOGGER)
 
 LOCAL_STATE_FILE = "local_exchange.json"
-
-
-class StartupError(Exception):
-    """The bot cannot start; the message is one line saying what to do. ``status`` is the exit."""
-
-    def __init__(self, message: str, status: int = 2) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass
@@ -34,7 +50,7 @@ class LocalExchange:
     """An in-process emulator and the clock it shares with the bot; ``notes`` are warnings
     found while starting it, for the log once it is set up."""
 
-    server: Any
+    server: EmulatorServer
     clock: Clock
     description: str
     notes: list[str] = field(default_factory=list)
@@ -66,7 +82,7 @@ def start_local_exchange(
     replay: Path | None = None,
     persist: bool = True,
     start_ms: int | None = None,
-    replay_frame: Any = None,
+    replay_frame: pd.DataFrame | None = None,
     continue_generated: bool = False,
 ) -> LocalExchange:
     """Start the built-in emulator in this process on a PacedClock shared with the bot.
@@ -78,12 +94,13 @@ def start_local_exchange(
     is the replay's candles when already read; ``continue_generated`` makes a generated market
     (seeded by ``seed``) go on from the replay's last close after its last candle.
     """
-    from emulator.market import ReplayMarket
+    from emulator.market import Market, ReplayMarket
     from emulator.persistence import load_emulator_state
     from emulator.server import EmulatorServer
     from emulator.symbols import generated_market
 
     timeframe_ms = 60_000
+    market: Market
     if replay is not None:
         try:
             then = generated_market(settings.symbol, seed, settings.timeframe_seconds * 1000) \
@@ -136,7 +153,7 @@ def saved_clock_note(path: Path, ahead_ms: int) -> str:
             " start the local exchange at the real time")
 
 
-def future_time_problem(settings: Settings, state: Any, now_ms: int) -> str | None:
+def future_time_problem(settings: Settings, state: BotState, now_ms: int) -> str | None:
     """A time in the state or candle file after the exchange's ``now_ms``, as one line, or None.
 
     Such a time (a faster simulated clock, a hand-edited or year-2100 row) would make the bot
@@ -169,11 +186,10 @@ def choose_clock(exchange_kind: str, exchange_url: str | None) -> Clock:
     return RealClock()
 
 
-def build_client(settings: Settings, *, kind: str, base_url: str | None, clock: Clock,
-                 api_key: str, api_secret: str) -> Any:
+def build_client(settings: Settings, *, kind: ExchangeKind, base_url: str | None, clock: Clock,
+                 api_key: str, api_secret: str) -> ExchangeClient:
     """A connected ExchangeClient: endpoint guard passed, markets loaded, trade size checked."""
-    from core.errors import EndpointRefused, ExchangeUnavailable
-    from exchange.client import ExchangeClient, ExchangeRefused
+    from exchange.client import ExchangeClient
     from exchange.factory import make_exchange
     from exchange.market_rules import TradeSizeError
     from exchange.retry import RetryPolicy
@@ -198,17 +214,13 @@ def build_client(settings: Settings, *, kind: str, base_url: str | None, clock: 
     return client
 
 
-def build_positions(settings: Settings, *, client: Any, clock: Clock, exchange_name: str) -> Any:
+def build_positions(settings: Settings, *, client: ExchangeClient, clock: Clock,
+                    exchange_name: str) -> PositionManager:
     """The position manager over the journal and state file of ``settings.data_dir``.
 
     A damaged candle file there is first moved aside (``quarantine_if_damaged``), so the loop
     appends to a sound file.
     """
-    from risk.position import PositionManager
-    from storage.candles import quarantine_if_damaged
-    from storage.reserve import DiskReserve
-    from storage.state import StateFileError, StateStore
-    from storage.trades import TradeJournalError, open_journal
 
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -226,10 +238,8 @@ def build_positions(settings: Settings, *, client: Any, clock: Clock, exchange_n
             take_profit_percent=settings.take_profit_percent, strategy_name=settings.strategy,
             exchange_name=exchange_name, clock=clock,
             quantity_step=client.market_rules().step, price_tick=client.market_rules().tick)
-    except (StateFileError, TradeJournalError, OSError) as exc:
+    except (StateFileError, TradeJournalError, OwnerMismatch, OSError) as exc:
         raise StartupError(str(exc)) from None
-    from core.errors import ExchangeUnavailable
-
     try:
         now_ms = client.server_time_ms()
     except ExchangeUnavailable as exc:
@@ -237,32 +247,35 @@ def build_positions(settings: Settings, *, client: Any, clock: Clock, exchange_n
     problem = future_time_problem(settings, positions.state, now_ms)
     if problem:
         raise StartupError(problem)
-    owner = positions.state.extra.get("exchange")
-    busy = positions.position is not None or positions.state.pending is not None
-    if owner and owner != exchange_name and busy:
-        raise StartupError(
-            f"{settings.state_file} holds an open position on the {owner} exchange, but this run"
-            f" uses {exchange_name}; run with --exchange {owner} to manage it, or use another"
-            " DATA_DIR")
+    problem = exchange_owner_problem(positions.state, exchange_name, settings.state_file)
+    if problem:
+        raise StartupError(problem)
     positions.state.extra["exchange"] = exchange_name
     return positions
 
 
-def build_bot(settings: Settings, *, client: Any, positions: Any, clock: Clock,
+def history_needed(strategy: Strategy, params: Mapping[str, object]) -> int:
+    """Closed candles the bot needs to start: the strategy's warm-up plus two.
+
+    ``build_bot`` refuses a shorter HISTORY_CANDLES and ``check`` reports it with this same
+    number, so the two cannot disagree.
+    """
+    return strategy.warmup(params) + 2
+
+
+def build_bot(settings: Settings, *, client: MarketFeed, positions: Positions, clock: Clock,
               max_candles: int | None, end_of_data_ms: int | None = None,
               end_message: str = "") -> TradingBot:
     """The loop over the configured strategy; StartupError if history cannot warm it up.
 
     ``end_of_data_ms`` (a replay's end) stops the loop once the candle closing then is done.
     """
-    from strategies.registry import get_strategy
-
     strategy = get_strategy(settings.strategy)
     try:
         params = strategy.params(settings.strategy_params)
     except ValueError as exc:
         raise StartupError(str(exc)) from None
-    needed = strategy.warmup(params) + 2
+    needed = history_needed(strategy, params)
     if needed > settings.history_candles:
         raise StartupError(
             f"HISTORY_CANDLES={settings.history_candles} is too short for {settings.strategy}"

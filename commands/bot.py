@@ -8,6 +8,14 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.clock import Clock
+from core.lognames import EVENTS_LOGGER
+
+if TYPE_CHECKING:  # the bot's modules load after the settings are checked
+    from bot.wiring import LocalExchange
+    from config.settings import Settings
 
 HELP = "run the paper-trading bot (default command)"
 
@@ -99,15 +107,15 @@ def check_combinations(args: argparse.Namespace, exchange: str) -> str | None:
 class Connection:
     """Where the bot trades: the clock, the API root and keys, and an in-process emulator."""
 
-    clock: object
+    clock: Clock
     base_url: str | None
     description: str
     api_key: str
     api_secret: str
-    local: object | None = None
+    local: LocalExchange | None = None
 
 
-def connect(settings, args: argparse.Namespace) -> Connection:
+def connect(settings: Settings, args: argparse.Namespace) -> Connection:
     """Start the in-process emulator, or follow a standalone one, or aim at the testnet."""
     from bot.wiring import choose_clock, start_local_exchange
     from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET
@@ -130,9 +138,9 @@ def connect(settings, args: argparse.Namespace) -> Connection:
                       settings.api_key, settings.api_secret)
 
 
-def log_start(settings, where: str) -> None:
+def log_start(settings: Settings, where: str) -> None:
     """The first lines of trading.log: which exchange and market, and where the files go."""
-    log = logging.getLogger("paperbot")
+    log = logging.getLogger(EVENTS_LOGGER)
     log.info("Starting paper-trading bot on %s: %s %s, strategy %s, trade size %s %s,"
              " stop-loss %.2f %%, take-profit %.2f %%", where, settings.symbol,
              settings.timeframe, settings.strategy, settings.trade_size, settings.base_asset,
@@ -267,7 +275,7 @@ def _run_locked(args: argparse.Namespace, settings) -> int:
     except (StartupError, ExchangeRefused) as exc:
         # ExchangeRefused reaches here only from the start-up reconcile (e.g. wrong API keys);
         # every cycle catches its own. A configuration problem: one line, no traceback.
-        log = logging.getLogger("paperbot")
+        log = logging.getLogger(EVENTS_LOGGER)
         if log.handlers:  # before set-up the console line below is the only report
             log.error("Cannot start: %s", exc)
         print(f"main.py: error: {exc}", file=sys.stderr)
@@ -298,6 +306,6 @@ def run_facts(settings, conn: Connection) -> dict:
 
 def quiet_console_logs() -> None:
     """Console log lines at WARNING and above only; the log files keep every line."""
-    for handler in logging.getLogger("paperbot").handlers:
+    for handler in logging.getLogger(EVENTS_LOGGER).handlers:
         if type(handler) is logging.StreamHandler:
             handler.setLevel(logging.WARNING)

@@ -20,9 +20,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
+
+from config.settings import Settings
+from core.clock import Clock
+from core.lognames import EVENTS_LOGGER
+
+if TYPE_CHECKING:  # ccxt, pandas and the emulator load only when a check runs
+    from bot.wiring import LocalExchange
+    from exchange.client import ExchangeClient
+    from exchange.factory import ExchangeKind
+    from exchange.market_rules import MarketRules
 
 HELP = "check settings, keys, connectivity and market rules without trading"
+T = TypeVar("T")
 
 OK, FAIL, SKIP = "OK", "FAIL", "SKIP"
 
@@ -44,12 +55,12 @@ class Check:
 class Target:
     """The exchange to check: kind, URL (None = Spot Testnet) and the keys to sign with."""
 
-    kind: str
+    kind: ExchangeKind
     base_url: str | None
     api_key: str
     api_secret: str
     key_names: str
-    clock: Any = None
+    clock: Clock | None = None
     description: str = ""
 
 
@@ -64,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 # --- the checks ----------------------------------------------------------------------------
 
-def guarded(name: str, check: Callable[[], Check]) -> Check:
+def guarded(name: str, check: Callable[[], T]) -> T | Check:
     """Run one check; an unexpected exception becomes a FAIL line, never a traceback."""
     from exchange.retry import one_line
 
@@ -90,7 +101,7 @@ def check_endpoint(target: Target) -> Check:
     return Check("endpoint", OK, f"{root} ({target.description or target.kind})")
 
 
-def connect(settings: Any, target: Target) -> tuple[Check, Any]:
+def connect(settings: Settings, target: Target) -> tuple[Check, ExchangeClient | None]:
     """Reachability and clock offset: (check, ExchangeClient or None when unreachable)."""
     from bot.wiring import StartupError, choose_clock
     from core.errors import ExchangeUnavailable
@@ -100,17 +111,17 @@ def connect(settings: Any, target: Target) -> tuple[Check, Any]:
 
     where = target.base_url or "Binance Spot Testnet"
     try:
-        if target.clock is None:
-            target.clock = choose_clock(target.kind, target.base_url)
+        clock = target.clock or choose_clock(target.kind, target.base_url)
     except StartupError as exc:
         return Check("reachable", FAIL, str(exc)), None
+    target.clock = clock
     exchange = make_exchange(target.kind, api_key=target.api_key, api_secret=target.api_secret,
                              base_url=target.base_url, timeout_ms=settings.request_timeout_ms,
-                             clock=target.clock if target.kind == "local" else None)
+                             clock=clock if target.kind == "local" else None)
     # One attempt: the check reports what is wrong now instead of waiting out a backoff.
-    client = ExchangeClient(exchange, settings.symbol, settings.timeframe, clock=target.clock,
+    client = ExchangeClient(exchange, settings.symbol, settings.timeframe, clock=clock,
                             policy=RetryPolicy(attempts=1, base_delay=0.0))
-    before = target.clock.now_ms()
+    before = clock.now_ms()
     started = time.monotonic()
     try:
         server_ms = client.server_time_ms()
@@ -118,16 +129,15 @@ def connect(settings: Any, target: Target) -> tuple[Check, Any]:
         return Check("reachable", FAIL, f"no answer from {where} ({exc}); check the network,"
                                         " the URL and that the exchange is running"), None
     round_trip = (time.monotonic() - started) * 1000
-    offset = server_ms - (before + target.clock.now_ms()) // 2
+    offset = server_ms - (before + clock.now_ms()) // 2
     note = "" if abs(offset) <= 1000 else "; the bot corrects its signing time for it"
     return Check("reachable", OK, f"{where} answered in {round_trip:.0f} ms, server clock"
                                   f" {offset:+d} ms from ours{note}"), client
 
 
-def check_keys(client: Any, target: Target) -> tuple[Check, float | None]:
+def check_keys(client: ExchangeClient, target: Target) -> tuple[Check, float | None]:
     """A signed balance call: (check, free quote balance or None)."""
-    from core.errors import ExchangeUnavailable
-    from exchange.client import ExchangeRefused
+    from core.errors import ExchangeRefused, ExchangeUnavailable
     from exchange.retry import one_line
 
     try:
@@ -140,9 +150,9 @@ def check_keys(client: Any, target: Target) -> tuple[Check, float | None]:
     return Check("keys", OK, "accepted (signed balance call)"), free
 
 
-def check_market(client: Any, settings: Any) -> tuple[Check, Any]:
+def check_market(client: ExchangeClient, settings: Settings) -> tuple[Check, MarketRules | None]:
     """The symbol is listed and trading; its lot step and minimum notional."""
-    from exchange.market_rules import plain
+    from core.formatting import plain
 
     rules = client.load_markets()
     market = client.exchange.market(settings.symbol)
@@ -154,9 +164,11 @@ def check_market(client: Any, settings: Any) -> tuple[Check, Any]:
     return Check("market", OK, f"{settings.symbol} active, {step}, {notional}"), rules
 
 
-def check_trade_size(client: Any, rules: Any, settings: Any) -> tuple[Check, tuple | None]:
+def check_trade_size(client: ExchangeClient, rules: MarketRules,
+                     settings: Settings) -> tuple[Check, tuple[float, float] | None]:
     """TRADE_SIZE at the current price: (check, (quantity, price) or None)."""
-    from exchange.market_rules import TradeSizeError, plain
+    from core.formatting import plain
+    from exchange.market_rules import TradeSizeError
 
     price = client.last_price()
     if price is None:
@@ -170,23 +182,26 @@ def check_trade_size(client: Any, rules: Any, settings: Any) -> tuple[Check, tup
                                    f" {plain(price)}"), (quantity, price)
 
 
-def check_balance(free_quote: float, quantity: float, price: float, settings: Any,
-                  rules: Any) -> Check:
-    """Enough free quote asset for one buy of TRADE_SIZE, fee included."""
-    from exchange.market_rules import plain
+def check_balance(free_quote: float, quantity: float, price: float,
+                  rules: MarketRules) -> Check:
+    """Enough free quote asset for one buy of TRADE_SIZE, as the position manager requires."""
+    from core.formatting import plain
+    from risk.position import BALANCE_MARGIN, required_quote
 
-    need = quantity * price * (1 + settings.fee_rate)
+    need = required_quote(quantity, price)
     if free_quote < need:
         return Check("balance", FAIL, f"free {plain(free_quote)} {rules.quote} is less than one"
-                                      f" buy needs ({plain(need)} {rules.quote} with the fee);"
+                                      f" buy needs ({plain(need)} {rules.quote} with the"
+                                      f" {BALANCE_MARGIN:.0%} margin the bot keeps);"
                                       " top up the account or lower TRADE_SIZE")
     return Check("balance", OK, f"free {plain(round(free_quote, 2))} {rules.quote} covers"
                                 f" {int(free_quote // need)} buy(s) of"
                                 f" {plain(round(need, 2))} {rules.quote}")
 
 
-def check_warmup(settings: Any) -> Check:
-    """The strategy's warm-up fits in HISTORY_CANDLES (as ``build_bot`` requires)."""
+def check_warmup(settings: Settings) -> Check:
+    """The strategy's warm-up fits in HISTORY_CANDLES (``build_bot``'s own rule)."""
+    from bot.wiring import history_needed
     from strategies.registry import get_strategy
 
     strategy = get_strategy(settings.strategy)
@@ -194,7 +209,7 @@ def check_warmup(settings: Any) -> Check:
         params = strategy.params(settings.strategy_params)
     except ValueError as exc:
         return Check("warm-up", FAIL, str(exc).splitlines()[0])
-    needed = strategy.warmup(params) + 2
+    needed = history_needed(strategy, params)
     if needed > settings.history_candles:
         return Check("warm-up", FAIL, f"{settings.strategy} needs {needed} candles but"
                                       f" HISTORY_CANDLES={settings.history_candles};"
@@ -221,10 +236,12 @@ def check_writable(name: str, folder: Path) -> Check:
     return Check(name, OK, f"{folder} writable")
 
 
-def check_state(settings: Any, exchange_name: str) -> Check:
-    """The state file parses (read-only) and does not belong to another exchange."""
+def check_state(settings: Settings, exchange_name: str) -> Check:
+    """The state file parses (read-only) and belongs to this symbol and exchange (the bot's own
+    rules, ``symbol_owner_problem`` and ``exchange_owner_problem``)."""
     import json
 
+    from risk.position import exchange_owner_problem, symbol_owner_problem
     from storage.state import BotState
 
     path = settings.state_file
@@ -239,11 +256,10 @@ def check_state(settings: Any, exchange_name: str) -> Check:
         return Check("state file", FAIL, f"{path} is damaged ({reason}); the bot will keep it"
                                          " aside and refuse to start until you check the"
                                          " trades journal")
-    owner = state.extra.get("exchange")
-    busy = state.position is not None or state.pending is not None
-    if owner and owner != exchange_name and busy:
-        return Check("state file", FAIL, f"{path} holds an open position on the {owner}"
-                                         f" exchange; run with --exchange {owner}")
+    problem = (symbol_owner_problem(state, settings.symbol, path)
+               or exchange_owner_problem(state, exchange_name, path))
+    if problem:
+        return Check("state file", FAIL, problem)
     if state.position is not None:
         pos = state.position
         return Check("state file", OK, f"open position {pos.quantity} at {pos.entry_price}")
@@ -251,7 +267,7 @@ def check_state(settings: Any, exchange_name: str) -> Check:
     return Check("state file", OK, f"flat{pending}")
 
 
-def check_journal(settings: Any) -> Check:
+def check_journal(settings: Settings) -> Check:
     """The trades journal parses (read-only)."""
     from storage.trades import TradeJournalError, load_rows
 
@@ -265,7 +281,7 @@ def check_journal(settings: Any) -> Check:
     return Check("trades journal", OK, f"{len(rows)} row(s)")
 
 
-def check_candles(settings: Any) -> Check:
+def check_candles(settings: Settings) -> Check:
     """The candle file parses (read-only); a damaged one would be moved aside at start.
 
     A partial last line (a killed append) is what the bot cuts at start, so the file is
@@ -291,10 +307,13 @@ def check_candles(settings: Any) -> Check:
     return Check("candle file", OK, f"{len(candles)} candle(s){note}")
 
 
-def run_checks(settings: Any, target: Target) -> list[Check]:
+def run_checks(settings: Settings, target: Target) -> list[Check]:
     """Every check in order; exchange checks after a failed prerequisite are SKIP lines."""
     checks = [guarded("endpoint", lambda: check_endpoint(target))]
-    client = free = rules = sized = None
+    client: ExchangeClient | None = None
+    free: float | None = None
+    rules: MarketRules | None = None
+    sized: tuple[float, float] | None = None
     if checks[-1].status == OK:
         try:
             reach, client = connect(settings, target)
@@ -309,23 +328,26 @@ def run_checks(settings: Any, target: Target) -> list[Check]:
         for name in ("keys", "market", "trade size", "balance"):
             checks.append(Check(name, SKIP, "needs a reachable exchange"))
     else:
-        keys = guarded("keys", lambda: check_keys(client, target))
-        keys, free = keys if isinstance(keys, tuple) else (keys, None)
-        checks.append(keys)
-        market = guarded("market", lambda: check_market(client, settings))
-        market, rules = market if isinstance(market, tuple) else (market, None)
-        checks.append(market)
+        connected = client
+        keys = guarded("keys", lambda: check_keys(connected, target))
+        key_check, free = keys if isinstance(keys, tuple) else (keys, None)
+        checks.append(key_check)
+        market = guarded("market", lambda: check_market(connected, settings))
+        market_check, rules = market if isinstance(market, tuple) else (market, None)
+        checks.append(market_check)
         if rules is None:
             checks.append(Check("trade size", SKIP, "needs the market rules"))
         else:
-            size = guarded("trade size", lambda: check_trade_size(client, rules, settings))
-            size, sized = size if isinstance(size, tuple) else (size, None)
-            checks.append(size)
-        if free is None or sized is None:
+            known = rules
+            size = guarded("trade size", lambda: check_trade_size(connected, known, settings))
+            size_check, sized = size if isinstance(size, tuple) else (size, None)
+            checks.append(size_check)
+        if free is None or sized is None or rules is None:
             checks.append(Check("balance", SKIP, "needs accepted keys and a tradable size"))
         else:
-            checks.append(guarded("balance", lambda: check_balance(free, *sized, settings,
-                                                                   rules)))
+            quote, (quantity, price), known = free, sized, rules
+            checks.append(guarded("balance", lambda: check_balance(quote, quantity, price,
+                                                                   known)))
     checks += [
         guarded("warm-up", lambda: check_warmup(settings)),
         guarded("data dir", lambda: check_writable("data dir", settings.data_dir)),
@@ -370,15 +392,15 @@ def run(args: argparse.Namespace) -> int:
     # The client's own warnings repeat what the check lines say; without a handler Python
     # would print them on stderr.
     quiet = logging.NullHandler()
-    logging.getLogger("paperbot").addHandler(quiet)
+    logging.getLogger(EVENTS_LOGGER).addHandler(quiet)
     try:
         return _check_exchange(args, settings)
     finally:
-        logging.getLogger("paperbot").removeHandler(quiet)
+        logging.getLogger(EVENTS_LOGGER).removeHandler(quiet)
 
 
-def _check_exchange(args: argparse.Namespace, settings: Any) -> int:
-    local = None
+def _check_exchange(args: argparse.Namespace, settings: Settings) -> int:
+    local: LocalExchange | None = None
     if settings.exchange == "testnet":
         target = Target("testnet", args.exchange_url, settings.api_key, settings.api_secret,
                         "BINANCE_TESTNET_API_KEY and BINANCE_TESTNET_API_SECRET in .env",
@@ -390,10 +412,11 @@ def _check_exchange(args: argparse.Namespace, settings: Any) -> int:
                         "EMULATOR_API_KEY and EMULATOR_API_SECRET (the emulator's --api-key"
                         " and --api-secret)", description="standalone emulator")
     else:
-        local = start_in_process(settings)
-        if isinstance(local, Check):
-            print(local.line())
+        started = start_in_process(settings)
+        if isinstance(started, Check):
+            print(started.line())
             return 1
+        local = started
         from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET
 
         target = Target("local", local.server.base_url, DEFAULT_API_KEY, DEFAULT_API_SECRET,
@@ -411,7 +434,7 @@ def _check_exchange(args: argparse.Namespace, settings: Any) -> int:
     return exit_status(checks)
 
 
-def start_in_process(settings: Any) -> Any:
+def start_in_process(settings: Settings) -> LocalExchange | Check:
     """The built-in emulator over the saved local account, never saving it back; or a FAIL."""
     from bot.wiring import StartupError, start_local_exchange
 

@@ -20,7 +20,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from core.errors import InputError
+from core.lognames import EVENTS_LOGGER
+
 if TYPE_CHECKING:  # keep ``main.py --help`` light: ccxt and pandas load only when run
+    from config.settings import Settings
+    from core.types import ExchangeKind
+    from exchange.client import ExchangeClient
     from exchange.download import DownloadProgress, DownloadResult
 
 HELP = "download candle history (closed candles, resumable) into a candle CSV"
@@ -29,7 +35,7 @@ DEFAULT_PROGRESS_EVERY = 10  # pages between progress lines when stderr is not a
 MIN_EPOCH_MS = 100_000_000_000  # fewer digits than this is epoch seconds typed by mistake
 
 
-class ArgumentProblem(ValueError):
+class ArgumentProblem(InputError, ValueError):
     """A bad command-line value; the message is one line saying what to type instead."""
 
 
@@ -166,7 +172,6 @@ class _ConsoleHandler(logging.Handler):
 def console_warnings(stream: TextIO, printer: ProgressPrinter,
                      secrets: list[str]) -> Iterator[None]:
     """Show the exchange layer's warnings on ``stream`` for the duration of the block."""
-    from exchange.retry import EVENTS_LOGGER
 
     logger = logging.getLogger(EVENTS_LOGGER)
     handler = _ConsoleHandler(stream, printer, secrets)
@@ -228,8 +233,8 @@ def generated_note(source: str) -> str | None:
 
 
 @contextlib.contextmanager
-def open_client(args: argparse.Namespace, symbol: str, timeframe: str, settings) -> Iterator[
-        tuple[object, str]]:
+def open_client(args: argparse.Namespace, symbol: str, timeframe: str,
+                settings: Settings) -> Iterator[tuple[ExchangeClient, str]]:
     """An ExchangeClient for the chosen exchange and a one-line description of the source.
 
     ``--exchange local`` without ``--exchange-url`` starts an in-process emulator on the real
@@ -240,7 +245,7 @@ def open_client(args: argparse.Namespace, symbol: str, timeframe: str, settings)
     from exchange.factory import make_exchange
     from exchange.retry import RetryPolicy
 
-    kind = args.exchange or ("local" if args.exchange_url else settings.exchange)
+    kind: ExchangeKind = args.exchange or ("local" if args.exchange_url else settings.exchange)
     clock = RealClock()
     server = None
     try:
@@ -295,8 +300,8 @@ def run(args: argparse.Namespace) -> int:
     return _download(args, settings, symbol, timeframe, since_ms, until_ms, err)
 
 
-def _download(args: argparse.Namespace, settings, symbol: str, timeframe: str, since_ms: int,
-              until_ms: int | None, err: TextIO) -> int:
+def _download(args: argparse.Namespace, settings: Settings, symbol: str, timeframe: str,
+              since_ms: int, until_ms: int | None, err: TextIO) -> int:
     """The download itself, errors mapped to exit statuses and one-line messages."""
     from storage.lock import DataDirLocked, DataDirLockError
 

@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.errors import InputError
+from core.types import ExchangeKind
+from strategies.params import FACTOR_KEYS, PERCENT_KEYS, check_value
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 # --- defaults (the seed's names and values) -------------------------------------------------
@@ -72,7 +76,7 @@ SYMBOL_PATTERN = re.compile(r"^[A-Z0-9]{2,20}/[A-Z0-9]{2,20}$")
 NOTIFY_EVENT_KINDS = ("start", "fill", "error", "daily", "stop")
 
 
-class SettingsError(ValueError):
+class SettingsError(InputError, ValueError):
     """A setting with a value the bot cannot run with; the message is one line for the user."""
 
 
@@ -88,7 +92,7 @@ class Settings:
     take_profit_percent: float = TAKE_PROFIT_PERCENT
     trade_size: float = TRADE_SIZE
     fee_rate: float = FEE_RATE
-    exchange: str = "local"
+    exchange: ExchangeKind = "local"
     api_key: str = field(default="", repr=False)
     api_secret: str = field(default="", repr=False)
     retry_attempts: int = RETRY_ATTEMPTS
@@ -238,8 +242,6 @@ def _strategy_params(env: Mapping[str, str]) -> dict[str, int | float]:
             f"RSI_OVERSOLD={params['RSI_OVERSOLD']} must be below"
             f" RSI_OVERBOUGHT={params['RSI_OVERBOUGHT']}; accepted: RSI_OVERSOLD < RSI_OVERBOUGHT"
         )
-    from strategies.params import FACTOR_KEYS, PERCENT_KEYS, check_value
-
     for key in ("SUPERTREND_ATR", "BB_LENGTH", "KC_LENGTH", "KC_ATR", "CHANNEL_LENGTH",
                 *FACTOR_KEYS, *PERCENT_KEYS):
         try:

@@ -1,4 +1,5 @@
-"""The ground floor: vocabulary every layer shares (clock, fills, errors, candle schema).
+"""The ground floor: vocabulary every layer shares (clock, fills, outcomes, errors, candle schema,
+formatting, logger names).
 
 Nothing here imports any other package of the project; every other package may import it.
 """

@@ -8,14 +8,19 @@ command passes candles around in this one shape; ``storage.candles`` only reads 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Protocol
+
 import numpy as np
 import pandas as pd
 
+from core.errors import CandleFileError
+
+__all__ = ["CANDLE_COLUMNS", "PRICE_COLUMNS", "CandleFetch", "CandleFileError", "CandleSource",
+           "candle_problem", "empty_candles"]
+
 CANDLE_COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]
 PRICE_COLUMNS = ["open", "high", "low", "close"]
-
-class CandleFileError(ValueError):
-    """A candle file or candle batch that cannot be used; the message is one line for the user."""
 
 
 def empty_candles() -> pd.DataFrame:
@@ -56,3 +61,29 @@ def candle_problem(frame: pd.DataFrame) -> tuple[int, str] | None:
         if hits.size and (first is None or hits[0] < first[0]):
             first = (int(hits[0]), reason)
     return first
+
+
+@dataclass(frozen=True)
+class CandleFetch:
+    """Closed, validated candles, or the reason this cycle is skipped (exactly one is set)."""
+
+    frame: pd.DataFrame | None
+    skip_reason: str | None
+
+    @property
+    def skipped(self) -> bool:
+        """True when there are no candles to act on this cycle."""
+        return self.frame is None
+
+
+class CandleSource(Protocol):
+    """Where the bot's candle window gets closed candles: the exchange client, or a double.
+
+    ``fetch_closed_candles`` returns the last ``limit`` closed, validated candles as a
+    ``CandleFetch``; a failed or bad read is a ``CandleFetch`` with a ``skip_reason``, never an
+    exception, so the loop skips the cycle and goes on.
+    """
+
+    def fetch_closed_candles(self, limit: int) -> CandleFetch:
+        """The last ``limit`` closed candles, or why there are none this cycle."""
+        ...

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 Side = Literal["buy", "sell"]
+# Where the bot trades: Binance Spot Testnet, or the local emulator (in-process or standalone).
+ExchangeKind = Literal["testnet", "local"]
 
 
 @dataclass(frozen=True)

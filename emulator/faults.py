@@ -173,7 +173,7 @@ class FaultInjector:
         "delay_s": 0.5}`` (the body of ``POST /emulator/fault``); ValueError when unknown."""
         spec = dict(spec)
         name = spec.pop("fault", None)
-        allowed = {
+        allowed: dict[str, Callable[..., None]] = {
             "outage": self.outage,
             "server_errors": self.server_errors,
             "slow": self.slow,

@@ -25,7 +25,7 @@ import os
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from core.types import Fill
 from emulator.account import (
@@ -41,10 +41,25 @@ from emulator.account import (
 )
 from storage.atomic import temp_files_for, write_atomic
 
-if TYPE_CHECKING:
-    from emulator.server import EmulatorServer
-
 log = logging.getLogger(__name__)
+
+
+
+class StatefulExchange(Protocol):
+    """What saving and loading need from the emulator (``emulator.server.EmulatorServer``).
+
+    A protocol rather than the server class, so the server imports this module and not the
+    other way round.
+    """
+
+    def export_state(self) -> dict:
+        """The account and ``clock_ms`` as a JSON-able document."""
+        ...
+
+    def import_state(self, state: dict) -> None:
+        """Replace the account with an exported document; ValueError when it is refused."""
+        ...
+
 
 STATE_FORMAT = "paperbot-emulator-state"
 STATE_VERSION = 2  # 2: several symbols ("symbols", a symbol per trade); 1 still loads
@@ -344,7 +359,7 @@ def restore_account(account: Account, doc: Any) -> None:
 
 
 # -- files --------------------------------------------------------------------------------------
-def save_emulator_state(server: EmulatorServer, path: str | Path) -> None:
+def save_emulator_state(server: StatefulExchange, path: str | Path) -> None:
     """Write the server's state to ``path`` atomically (temp + fsync + os.replace)."""
     text = json.dumps(server.export_state(), separators=(",", ":"), sort_keys=True) + "\n"
     write_atomic(path, text.encode("utf-8"), mode=0o600)
@@ -401,7 +416,7 @@ def read_emulator_state(path: str | Path) -> dict[str, Any] | None:
     return doc
 
 
-def load_emulator_state(server: EmulatorServer, path: str | Path) -> int | None:
+def load_emulator_state(server: StatefulExchange, path: str | Path) -> int | None:
     """Import the state saved at ``path`` into ``server``; return its ``clock_ms``.
 
     None when there is no file (a first run). A damaged file, or one the server refuses

@@ -1,10 +1,10 @@
 """The local Binance Spot emulator: an HTTP server on loopback that the real ``ccxt.binance`` uses.
 
 ``EmulatorServer(market, clock).start()`` serves the spot REST subset ccxt needs (see
-``/work/shared/design/binance-emulator.md`` and ``docs/readme/emulator.md``) in a daemon thread,
-one thread per connection. Every time it serves comes from the injected clock; every price
-from the market. Faults are switched through ``server.faults``. Any request it has no route
-for answers 404 (JSON) and is recorded in ``unknown_requests`` so a test can fail loudly.
+``docs/readme/emulator.md``) in a daemon thread, one thread per connection. Every time it
+serves comes from the injected clock; every price from the market. Faults are switched
+through ``server.faults``. Any request it has no route for answers 404 (JSON) and is
+recorded in ``unknown_requests`` so a test can fail loudly.
 
 Non-Binance extension endpoints live under ``/emulator/`` (ccxt's binance class builds only
 ``/api/...`` URLs, so a bot cannot reach them by accident):
@@ -36,6 +36,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from core.clock import Clock
+from core.loopback import is_loopback_host
 from core.types import Fill
 from emulator.account import OPEN_STATUSES, Account
 from emulator.auth import check_signed
@@ -90,7 +91,6 @@ from emulator.wire import (
     to_microseconds,
     window_size_ms,
 )
-from exchange.endpoints import is_loopback_host
 
 DEFAULT_API_KEY = "emulator-api-key"
 DEFAULT_API_SECRET = "emulator-api-secret"
@@ -613,6 +613,7 @@ class EmulatorServer:
             return second_klines(market, self.clock.now_ms(),
                                  start_ms=time_param(params, "startTime"),
                                  end_ms=time_param(params, "endTime"), limit=limit)
+        assert interval_ms is not None  # checked above for every interval but 1s
         shift = time_zone_ms(params.get("timeZone"))
         if interval == "1w":
             shift += WEEK_SHIFT_MS

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
+from core.errors import PaperbotError
+
 EIGHT = Decimal("0.00000001")
 
 # Binance's own messages, word for word: ccxt matches some of them exactly.
@@ -35,7 +37,7 @@ MSG_OVERLOADED = (
 )
 
 
-class ApiError(Exception):
+class ApiError(PaperbotError):
     """A Binance error answer: HTTP ``status`` with body ``{"code": code, "msg": msg}``."""
 
     def __init__(self, status: int, code: int, msg: str,

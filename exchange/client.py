@@ -11,19 +11,19 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import ccxt
 import pandas as pd
 
+from core.candles import CandleFetch
 from core.clock import Clock
-from core.errors import ExchangeUnavailable, OrderRejected
+from core.errors import ExchangeRefused, ExchangeUnavailable, OrderRejected
+from core.formatting import plain
+from core.lognames import ERRORS_LOGGER, EVENTS_LOGGER
 from core.types import Fill, Side
-from exchange.market_rules import MarketRules, plain
+from exchange.market_rules import MarketRules
 from exchange.retry import (
-    ERRORS_LOGGER,
-    EVENTS_LOGGER,
     RETRYABLE,
     RetryPolicy,
     call_with_retry,
@@ -36,26 +36,6 @@ from exchange.validation import CandleDataError, closed_candles
 T = TypeVar("T")
 
 MAX_KLINES = 1000  # Binance's per-request cap for /api/v3/klines
-
-
-class ExchangeRefused(Exception):
-    """The exchange refused a read for a reason retrying cannot fix (API keys, symbol).
-
-    The bot cannot work until the configuration is fixed; the message is one line saying what.
-    """
-
-
-@dataclass(frozen=True)
-class CandleFetch:
-    """Closed, validated candles, or the reason this cycle is skipped (exactly one is set)."""
-
-    frame: pd.DataFrame | None
-    skip_reason: str | None
-
-    @property
-    def skipped(self) -> bool:
-        """True when there are no candles to act on this cycle."""
-        return self.frame is None
 
 
 def _hint(exc: BaseException) -> str:

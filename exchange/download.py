@@ -23,13 +23,13 @@ from pathlib import Path
 import pandas as pd
 
 from core.candles import CANDLE_COLUMNS
-from core.errors import ExchangeUnavailable
+from core.errors import ExchangeError, ExchangeUnavailable, InputError
 from exchange.client import MAX_KLINES, ExchangeClient
 from exchange.validation import CandleDataError, closed_candles, describe_time
 from storage.candles import append_candles, last_stored_timestamp
 
 
-class DownloadFileError(ValueError):
+class DownloadFileError(InputError, ValueError):
     """The output file cannot be resumed (not a candle CSV, another timeframe); one line."""
 
 
@@ -90,7 +90,7 @@ class DownloadResult:
         return sum(g.candles(self.timeframe_ms) for g in self.gaps)
 
 
-class DownloadInterrupted(Exception):
+class DownloadInterrupted(ExchangeError):
     """The exchange stayed unavailable, or sent bad candles; ``result`` is what got written.
 
     The file holds whole rows only; running the same download again resumes after its last row.

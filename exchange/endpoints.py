@@ -7,25 +7,15 @@ override, a forgotten sandbox switch or a typo in a base URL is caught before th
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from core.errors import EndpointRefused
+from core.loopback import is_loopback_host
 
 TESTNET_HOSTS = frozenset({"testnet.binance.vision", "api1.testnet.binance.vision"})
 SPOT_URL_KEYS = ("public", "private", "v1")
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` and any loopback IP address (127.0.0.0/8, ::1)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def endpoint_problem(url: str) -> str | None:

@@ -9,16 +9,16 @@ the endpoint guard run on the finished instance. ``local`` is built by the emula
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import ccxt
 
 from core.clock import Clock
+from core.types import ExchangeKind
 from exchange.endpoints import check_exchange_endpoints, check_url
 
 TESTNET_ROOT = "https://testnet.binance.vision"
 KINDS = ("testnet", "local")
-ExchangeKind = Literal["testnet", "local"]
 
 
 def spot_urls(root: str) -> dict[str, str]:

@@ -13,18 +13,16 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from core.errors import InputError
+from core.formatting import plain
+
 # Float noise (0.003 stored as 0.0029999999999999996) must not lose a whole lot step when
 # rounding down; quantities are first rounded to this many decimals, far below any lot step.
 _NOISE_DECIMALS = Decimal("1e-12")
 
 
-class TradeSizeError(ValueError):
+class TradeSizeError(InputError, ValueError):
     """The configured trade size cannot be traded on this market; one line saying what to do."""
-
-
-def plain(value: float) -> str:
-    """A number as a short plain decimal for messages (0.00001, 95000, 0.95), no exponent."""
-    return format(Decimal(repr(round(float(value), 8))).normalize(), "f")
 
 
 def _positive(value: Any) -> float | None:

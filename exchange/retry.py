@@ -21,11 +21,10 @@ import ccxt
 
 from core.clock import Clock
 from core.errors import ExchangeUnavailable
+from core.lognames import ERRORS_LOGGER, EVENTS_LOGGER
 
 T = TypeVar("T")
 
-EVENTS_LOGGER = "paperbot"
-ERRORS_LOGGER = "paperbot.errors"
 
 # NetworkError and its children (RequestTimeout, ExchangeNotAvailable, DDoSProtection,
 # RateLimitExceeded, InvalidNonce) plus OperationFailed itself (Binance -1000/-1006 on a 500).

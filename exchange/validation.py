@@ -11,17 +11,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from core.candles import CANDLE_COLUMNS, candle_problem, empty_candles
+from core.errors import ExchangeError
 
 FIELDS = CANDLE_COLUMNS  # ccxt OHLCV order: [timestamp, open, high, low, close, volume]
 
 
-class CandleDataError(ValueError):
+class CandleDataError(ExchangeError, ValueError):
     """The exchange's candles cannot be used; the message is one line for the log."""
 
 
@@ -97,7 +98,9 @@ def parse_rows(rows: Sequence[Any]) -> pd.DataFrame:
     if total == 0:
         return empty_candles()
     frame = pd.DataFrame({
-        "timestamp": np.array([int(_as_number(r[0])) for r in rows], dtype="int64"),
+        # every row passed raw_row_problem above, so each open time is a number
+        "timestamp": np.array([int(cast(float, _as_number(r[0]))) for r in rows],
+                              dtype="int64"),
     })
     for index, name in enumerate(FIELDS[1:], start=1):
         frame[name] = np.array([_as_number(r[index]) for r in rows], dtype="float64")

@@ -8,20 +8,22 @@ Feature: The paper-trading bot end to end
 
   Scenario: Trades appear when signals occur
     When the bot runs for 300 closed candles
-    Then the trades journal has at least 2 rows
+    Then the bot processed 300 closed candles
+    And the trades journal has at least 2 rows
     And every fill on the exchange is journaled exactly once
+    And the candle file holds every timestamp once without gaps
 
   Scenario: Stop-Loss triggered as expected
     Given the bot holds a long position
     When the price falls 3 % below the entry price
     Then the position is closed by a market sell
-    And the last journal row says "stop_loss"
+    And the last journal row says "stop_loss" with a negative PnL
 
   Scenario: Take-Profit triggered as expected
     Given the bot holds a long position
     When the price rises 5 % above the entry price
     Then the position is closed by a market sell
-    And the last journal row says "take_profit"
+    And the last journal row says "take_profit" with a positive PnL
 
   Scenario: Candles are stored without duplicates across a restart
     When the bot runs for 40 closed candles
@@ -32,6 +34,7 @@ Feature: The paper-trading bot end to end
     When the bot runs for 30 closed candles
     And the exchange is unreachable for 10 minutes while the bot runs 30 more candles
     Then trading.log says "Cycle skipped"
+    And at least 1 cycle was skipped
     And errors.log holds a stack trace
     And the bot processed 60 closed candles
 
@@ -40,7 +43,7 @@ Feature: The paper-trading bot end to end
     When the bot is restarted
     And the price falls 3 % below the entry price
     Then the position is closed by a market sell
-    And the last journal row says "stop_loss"
+    And the last journal row says "stop_loss" with a negative PnL
     And every fill on the exchange is journaled exactly once
 
   Scenario: SIGTERM stops the bot cleanly

@@ -4,15 +4,18 @@ Feature: The bot survives crashes and exchange faults without losing or doubling
   of that may lose a fill, journal one twice, store a candle twice or buy twice. The crash
   scenario runs the real processes (a standalone emulator and the bot, killed with SIGKILL);
   the fault scenarios run the whole bot in-process against the emulator on a paced clock.
-  The 30-kill proof is tests/test_resilience_crash.py.
+  The crash scenario is the 30-kill proof (CRASH_TEST_SEED=N replays one, CRASH_TEST_KILLS=N
+  changes the count).
 
   Scenario: Killed and restarted, the bot loses nothing and writes nothing twice
     Given a standalone emulator at 600x with the bot trading on it
-    When the bot is killed with SIGKILL 5 times, right after an order executes, after a fill, a journal write, a candle write and a state save, and restarted each time
+    When the bot is killed with SIGKILL 30 times, first right after an order executes, after a fill, a journal write, a candle write and a state save, then at drawn moments, and restarted each time
     And the bot runs once more to a clean stop
     Then every fill of the emulator is in the trades journal exactly once
     And the candle file holds every candle once, without a partial row
     And no order is pending and the bot's position equals the BTC the emulator credited it
+    And every order caught in flight was found on restart and journaled
+    And the bot logged no error
 
   Scenario: A 10-minute outage is survived
     Given the bot running on the emulator with a position open

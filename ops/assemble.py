@@ -9,11 +9,12 @@ from typing import Any, TextIO
 
 from bot.events import EventFanout
 from config.settings import Settings
+from core.lognames import EVENTS_LOGGER
 from ops.console import ConsoleView, position_text
 from ops.status_file import StatusFile
 from ops.systemd import SystemdNotifier
 
-log = logging.getLogger("paperbot")
+log = logging.getLogger(EVENTS_LOGGER)
 
 
 class ListenerError(Exception):

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from bot.events import BotEvents, CandleEvent
-from storage.trades import format_number, format_utc
+from core.formatting import format_number, format_utc
 
 SIGNAL_WORDS = {1: "BUY", -1: "SELL", 0: "-"}
 # The progress line is rewritten at most this often (wall seconds): a terminal is slow.

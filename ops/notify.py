@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.events import BotEvents, CandleEvent
+from core.formatting import format_number
+from core.lognames import ALERTS_LOGGER
 from storage.logs import SecretFilter
-from storage.trades import format_number
 
 EVENT_KINDS = ("start", "fill", "error", "daily", "stop")
-ALERTS_LOGGER = "paperbot.alerts"
 QUEUE_SIZE = 100
 ERROR_INTERVAL_S = 900.0
 CLOSE_WAIT_S = 5.0
@@ -160,6 +160,7 @@ class DeliveryWorker:
 
     def _run(self) -> None:
         while True:
+            item: tuple[str, str] | tuple[()] | None
             try:
                 item = self.queue.get(timeout=self.poll_s)
             except queue.Empty:

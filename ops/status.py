@@ -162,7 +162,7 @@ def _seconds(value: float | None) -> str:
 
 def format_instance(s: dict[str, Any]) -> str:
     """The human report of one instance."""
-    from storage.trades import format_number, format_utc
+    from core.formatting import format_number, format_utc
 
     head = f"paperbot in {s['data_dir']}: {s['state']}"
     if s["pid"] is not None:

@@ -21,7 +21,8 @@ def colour(fraction: float) -> tuple[int, int, int]:
     x = min(max(fraction, 0.0), 1.0) * (len(ANCHORS) - 1)
     k = min(int(x), len(ANCHORS) - 2)
     mixed = ANCHORS[k] + (ANCHORS[k + 1] - ANCHORS[k]) * (x - k)
-    return tuple(int(round(c)) for c in mixed)
+    red, green, blue = (int(round(c)) for c in mixed)
+    return red, green, blue
 
 
 def label(value: float, scale: float) -> str:

@@ -36,7 +36,7 @@ def data_fingerprint(candles) -> dict[str, Any]:
     # SHA-1 as a fast fingerprint (hardware-accelerated here), not as a security measure.
     digest = hashlib.sha1(usedforsecurity=False)
     for col in ("timestamp", "open", "high", "low", "close", "volume"):
-        digest.update(np.ascontiguousarray(candles[col].to_numpy()))
+        digest.update(np.ascontiguousarray(candles[col].to_numpy()).data)
     stamps = candles["timestamp"].to_numpy()
     return {"candles": int(stamps.size), "first": int(stamps[0]), "last": int(stamps[-1]),
             "hash": digest.hexdigest()}

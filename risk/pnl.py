@@ -6,12 +6,21 @@ filled quantity less the buy fee, and a round trip's PnL is
 
     (exit - entry) * sold quantity - buy fee valued at the entry price - sell fee
 
-all in the quote asset. The backtester and the live bot both use these functions.
+all in the quote asset. The live bot values the fees its fills report (``fee_in_quote``,
+``realized_pnl``); the backtester charges a commission rate on the traded value
+(``commission_on``, ``directional_pnl``, over numpy arrays of trades as well as single
+values). Both books therefore share one definition of commission and of gross P&L.
 """
 
 from __future__ import annotations
 
 from decimal import ROUND_FLOOR, Decimal
+from typing import TypeVar
+
+import numpy as np
+
+# A single amount or a numpy array of them (the backtester computes all trades at once).
+Amount = TypeVar("Amount", float, np.ndarray)
 
 # Below any exchange's lot step (Binance: 1e-8), above float noise of a subtraction.
 QUANTITY_DECIMALS = 12
@@ -59,6 +68,16 @@ def fee_in_quote(
     if fee_currency == quote_asset:
         return fee
     return 0.0
+
+
+def commission_on(rate: float, traded_value: Amount) -> Amount:
+    """Commission charged at ``rate`` (0.001 = 0.1 %) on ``traded_value`` of quote."""
+    return rate * traded_value
+
+
+def directional_pnl(direction: Amount, entry_value: Amount, exit_value: Amount) -> Amount:
+    """Gross P&L before costs: ``exit - entry`` value for a long (+1), the reverse for a short."""
+    return direction * (exit_value - entry_value)
 
 
 def realized_pnl(

@@ -18,9 +18,14 @@ import logging
 import math
 import secrets
 from dataclasses import replace
+from pathlib import Path
+from typing import Protocol
 
 from core.clock import Clock
-from core.errors import ExchangeUnavailable, OrderRejected
+from core.errors import ExchangeUnavailable, OrderRejected, OwnerMismatch
+from core.formatting import format_number, format_price, format_signed, format_utc
+from core.lognames import EVENTS_LOGGER
+from core.outcome import BOUGHT, IGNORED_BUY, NOTHING, SOLD, Action, Outcome, skipped
 from core.types import Fill
 from risk.broker import Broker
 from risk.pnl import (
@@ -36,19 +41,15 @@ from storage.state import (
     BotState,
     PendingOrder,
     Position,
-    StateFileError,
     StateStore,
     StopEntry,
 )
-from storage.trades import TradeJournal, TradeRow, format_number, format_utc
+from storage.trades import TradeJournal, TradeRow
 
-BOUGHT = "bought"
-SOLD = "sold"
-IGNORED_BUY = "ignored-buy-while-long"
-NOTHING = "nothing"
-SKIPPED = "skipped"
-POSITION_LOST = "position lost"
 WIPE_REASON = "testnet_wipe"
+# Free quote a buy needs beyond its value at the reference price: room for the fee and for
+# the price moving between the candle close and the fill.
+BALANCE_MARGIN = 0.01
 # A remainder this small after a sell is dust, not a position worth another order.
 DUST_FRACTION = 0.01
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -63,13 +64,39 @@ def _base36(number: int) -> str:
             return digits
 
 
-def _price(value: float) -> str:
-    """A price for a log line: two decimals for ordinary prices, more below 1."""
-    return f"{value:.2f}" if abs(value) >= 1 else format_number(value)
+class Journal(Protocol):
+    """Where the position manager journals fills (``storage.trades.TradeJournal``, or a
+    wrapper that also reports each new row)."""
+
+    def append(self, row: TradeRow) -> bool:
+        """Journal ``row``; False when its client order id is already there."""
+        ...
 
 
-def _signed(value: float) -> str:
-    return f"{value:+.2f}" if abs(value) >= 0.01 or value == 0 else f"{value:+.8f}"
+def required_quote(quantity: float, price: float, margin: float = BALANCE_MARGIN) -> float:
+    """Free quote balance the bot requires before a market buy of ``quantity`` at ``price``."""
+    return quantity * price * (1 + margin)
+
+
+def symbol_owner_problem(state: BotState, symbol: str, state_path: Path) -> str | None:
+    """Why a saved position/order in another symbol blocks this run, or None when it does not."""
+    owner = state.symbol
+    if owner and owner != symbol and (state.position or state.pending):
+        return (f"{state_path}: the saved position/order is in {owner} but SYMBOL is"
+                f" {symbol}; set SYMBOL={owner} to manage it, or close it on the exchange and"
+                " move the state file away")
+    return None
+
+
+def exchange_owner_problem(state: BotState, exchange_name: str, state_path: Path) -> str | None:
+    """Why a saved position/order on another exchange blocks this run, or None."""
+    owner = state.extra.get("exchange")
+    busy = state.position is not None or state.pending is not None
+    if owner and owner != exchange_name and busy:
+        return (f"{state_path} holds an open position on the {owner} exchange, but this run"
+                f" uses {exchange_name}; run with --exchange {owner} to manage it, or use"
+                " another DATA_DIR")
+    return None
 
 
 class PositionManager:
@@ -96,7 +123,7 @@ class PositionManager:
         clock: Clock,
         logger: logging.Logger | None = None,
         quantity_step: float | None = None,
-        balance_margin: float = 0.01,
+        balance_margin: float = BALANCE_MARGIN,
         wipe_threshold: float = 0.5,
         price_tick: float | None = None,
     ) -> None:
@@ -113,7 +140,7 @@ class PositionManager:
         if not 0 < wipe_threshold <= 1:
             raise ValueError(f"wipe threshold must be in (0, 1], got {wipe_threshold}")
         self.broker = broker
-        self.journal = journal
+        self.journal: Journal = journal
         self.store = state_store
         self.symbol = symbol
         self.trade_size = float(trade_size)
@@ -122,7 +149,7 @@ class PositionManager:
         self.strategy_name = strategy_name
         self.exchange_name = exchange_name
         self.clock = clock
-        self.log = logger if logger is not None else logging.getLogger("paperbot")
+        self.log = logger if logger is not None else logging.getLogger(EVENTS_LOGGER)
         self.errors = logging.getLogger(f"{self.log.name}.errors")
         self.quantity_step = quantity_step
         # The market's price step: armed stop levels are rounded to it (buy up, sell down).
@@ -130,13 +157,9 @@ class PositionManager:
         self.balance_margin = float(balance_margin)
         self.wipe_threshold = float(wipe_threshold)
         self._state = state_store.load()
-        owner = self._state.symbol
-        if owner and owner != symbol and (self._state.position or self._state.pending):
-            raise StateFileError(
-                f"{state_store.path}: the saved position/order is in {owner} but SYMBOL is"
-                f" {symbol}; set SYMBOL={owner} to manage it, or close it on the exchange and"
-                " move the state file away"
-            )
+        problem = symbol_owner_problem(self._state, symbol, state_store.path)
+        if problem:
+            raise OwnerMismatch(problem)
         self._state.symbol = symbol
         # After a refusal or a balance shortfall, no new order until the next candle, so a
         # stop-loss polled every few seconds does not hammer the exchange or the logs.
@@ -190,18 +213,18 @@ class PositionManager:
             held = "flat"
         else:
             held = (f"long {format_number(pos.quantity)} {self.base_asset} at "
-                    f"{_price(pos.entry_price)} {self.quote_asset}")
+                    f"{format_price(pos.entry_price)} {self.quote_asset}")
         pending = self._state.pending
         waiting = "" if pending is None else (
             f", pending {pending.side.upper()} {pending.client_order_id}")
         if self._state.stop_entries:
             waiting += ", armed " + ", ".join(describe(e) for e in self._state.stop_entries)
         return (f"position: {held}{waiting}; fills: {self._fills}; closed trades: "
-                f"{self._closed}; realised PnL: {_signed(self._realized)} {self.quote_asset}")
+                f"{self._closed}; realised PnL: {format_signed(self._realized)} {self.quote_asset}")
 
     # -- events -----------------------------------------------------------------------------
 
-    def on_signal(self, signal: int, candle_open_ms: int, reference_price: float) -> str:
+    def on_signal(self, signal: int, candle_open_ms: int, reference_price: float) -> Outcome:
         """Act on the signal of the candle that opened at ``candle_open_ms``.
 
         BUY when flat buys ``trade_size``; BUY while long is ignored; SELL while long sells
@@ -214,7 +237,7 @@ class PositionManager:
             raise ValueError(f"signal must be 1, 0 or -1, got {signal!r}")
         last = self._state.last_candle_ms
         if last is not None and candle_open_ms <= last:
-            return f"{SKIPPED}: candle {format_utc(candle_open_ms)} already handled"
+            return skipped(f"candle {format_utc(candle_open_ms)} already handled")
         self._state.last_candle_ms = int(candle_open_ms)
         self._blocked = False
         result = self._decide(signal, candle_open_ms, reference_price)
@@ -222,7 +245,7 @@ class PositionManager:
         return result
 
     def on_orders(self, orders: dict, candle_open_ms: int, reference_price: float, *,
-                  long_id: str, short_id: str, oca: str = "") -> str:
+                  long_id: str, short_id: str, oca: str = "") -> Outcome:
         """Act on a stop-entry strategy's orders of the candle that opened at ``candle_open_ms``.
 
         ``orders`` holds that candle's six order columns (``strategies.orders``): the armed
@@ -232,7 +255,7 @@ class PositionManager:
         """
         last = self._state.last_candle_ms
         if last is not None and candle_open_ms <= last:
-            return f"{SKIPPED}: candle {format_utc(candle_open_ms)} already handled"
+            return skipped(f"candle {format_utc(candle_open_ms)} already handled")
         self._state.last_candle_ms = int(candle_open_ms)
         self._blocked = False
         before = list(self._state.stop_entries)
@@ -256,14 +279,14 @@ class PositionManager:
         self._save()
         return result
 
-    def _decide(self, signal: int, candle_ms: int, price: float) -> str:
+    def _decide(self, signal: int, candle_ms: int, price: float) -> Outcome:
         if not self._pending_resolved():
-            return f"{SKIPPED}: {self._pending_note}"
+            return skipped(self._pending_note or "")
         if signal == 0:
             return NOTHING
         if not (math.isfinite(price) and price > 0):
             self.log.warning("signal %d ignored: no usable reference price (%r)", signal, price)
-            return f"{SKIPPED}: no usable reference price ({price!r})"
+            return skipped(f"no usable reference price ({price!r})")
         pos = self._state.position
         if signal == 1:
             if pos is not None:
@@ -275,10 +298,10 @@ class PositionManager:
             return self._buy(candle_ms, price)
         if pos is None:
             return NOTHING
-        self.log.info("SELL signal at %s %s", _price(price), self.quote_asset)
+        self.log.info("SELL signal at %s %s", format_price(price), self.quote_asset)
         return self._sell("signal", price, candle_ms)
 
-    def on_price(self, last_price: float | None) -> str | None:
+    def on_price(self, last_price: float | None) -> Outcome | None:
         """Check the stop-loss and take-profit of an open position against ``last_price``.
 
         Sells the whole position at market when a level is reached. Returns "sold:
@@ -301,20 +324,20 @@ class PositionManager:
             return self._stop_entry(last_price)
         if reason == "stop_loss":
             self.log.info(
-                "Stop-loss triggered at %s %s (entry %s, stop %s)", _price(last_price),
-                self.quote_asset, _price(pos.entry_price),
-                _price(stop_loss_price(pos.entry_price, self.stop_loss_percent)),
+                "Stop-loss triggered at %s %s (entry %s, stop %s)", format_price(last_price),
+                self.quote_asset, format_price(pos.entry_price),
+                format_price(stop_loss_price(pos.entry_price, self.stop_loss_percent)),
             )
         else:
             self.log.info(
-                "Take-profit triggered at %s %s (entry %s, target %s)", _price(last_price),
-                self.quote_asset, _price(pos.entry_price),
-                _price(take_profit_price(pos.entry_price, self.take_profit_percent)),
+                "Take-profit triggered at %s %s (entry %s, target %s)", format_price(last_price),
+                self.quote_asset, format_price(pos.entry_price),
+                format_price(take_profit_price(pos.entry_price, self.take_profit_percent)),
             )
         result = self._sell(reason, last_price, None)
-        return f"{SOLD}: {reason}" if result == SOLD else result
+        return Outcome(Action.SOLD, reason) if result == SOLD else result
 
-    def _stop_entry(self, price: float) -> str | None:
+    def _stop_entry(self, price: float) -> Outcome | None:
         """Send the market order of an armed stop entry the last price has reached.
 
         A buy stop opens a long when flat; a sell stop closes the long. Reached while it has
@@ -326,7 +349,7 @@ class PositionManager:
         if entry is None:
             return None
         held = self._state.position is not None
-        self.log.info("Stop entry reached at %s %s: %s", _price(price), self.quote_asset,
+        self.log.info("Stop entry reached at %s %s: %s", format_price(price), self.quote_asset,
                       describe(entry))
         if (entry.side == "buy") == held:
             # Nothing to do (not filled): it is spent, its OCA group stays armed.
@@ -337,7 +360,7 @@ class PositionManager:
             result = self._buy(None, price, reason="stop_entry", armed=entry)
         else:
             result = self._sell("stop_entry", price, None, armed=entry)
-        return f"{result}: stop_entry" if result in (BOUGHT, SOLD) else result
+        return Outcome(result.action, "stop_entry") if result in (BOUGHT, SOLD) else result
 
     def reconcile(self) -> list[str]:
         """Bring the saved state in line with the exchange before trading; notes of what it did.
@@ -377,21 +400,21 @@ class PositionManager:
             except ExchangeUnavailable as exc:
                 return f"position check skipped: {exc}"
             if entry is None:
-                return self._position_lost(
+                return str(self._position_lost(
                     f"the exchange no longer knows the entry order {pos.entry_client_order_id}"
-                )
+                ))
         try:
             free = self.broker.free_balance(self.base_asset)
         except ExchangeUnavailable as exc:
             return f"balance check skipped: {exc}"
         if free < self.wipe_threshold * pos.quantity:
-            return self._position_lost(self._shortfall(free, pos))
+            return str(self._position_lost(self._shortfall(free, pos)))
         stop = stop_loss_price(pos.entry_price, self.stop_loss_percent)
         target = take_profit_price(pos.entry_price, self.take_profit_percent)
         return (
             f"resuming open position: {format_number(pos.quantity)} {self.base_asset} at "
-            f"{_price(pos.entry_price)} {self.quote_asset} (stop-loss {_price(stop)}, "
-            f"take-profit {_price(target)})"
+            f"{format_price(pos.entry_price)} {self.quote_asset} (stop-loss"
+            f" {format_price(stop)}, take-profit {format_price(target)})"
         )
 
     def _shortfall(self, free: float, pos: Position) -> str:
@@ -401,7 +424,7 @@ class PositionManager:
     # -- orders -----------------------------------------------------------------------------
 
     def _buy(self, candle_ms: int | None, price: float, reason: str = "signal",
-             armed: StopEntry | None = None) -> str:
+             armed: StopEntry | None = None) -> Outcome:
         if not self.store.ready_to_open():
             # Its exit must be savable on a full disk (storage.reserve, decision 0093).
             return self._refuse("BUY skipped: no room on the disk for the reserve that keeps"
@@ -414,18 +437,18 @@ class PositionManager:
             free = self.broker.free_balance(self.quote_asset)
         except ExchangeUnavailable as exc:
             self.log.warning("BUY skipped: balance unavailable (%s)", exc)
-            return f"{SKIPPED}: balance unavailable ({exc})"
-        needed = quantity * price * (1 + self.balance_margin)
+            return skipped(f"balance unavailable ({exc})")
+        needed = required_quote(quantity, price, self.balance_margin)
         if free < needed:
             return self._refuse(
                 f"BUY skipped: free {self.quote_asset} {format_number(free)} is below the "
-                f"{_price(needed)} needed for {format_number(quantity)} {self.base_asset} at "
-                f"{_price(price)}; top up the account or lower TRADE_SIZE"
+                f"{format_price(needed)} needed for {format_number(quantity)} {self.base_asset} at "
+                f"{format_price(price)}; top up the account or lower TRADE_SIZE"
             )
         return self._place("buy", quantity, reason, price, candle_ms, armed)
 
     def _sell(self, reason: str, price: float, candle_ms: int | None,
-              armed: StopEntry | None = None) -> str:
+              armed: StopEntry | None = None) -> Outcome:
         pos = self._state.position
         assert pos is not None
         quantity = round_down_to_step(pos.quantity, self.quantity_step)
@@ -433,7 +456,7 @@ class PositionManager:
             free = self.broker.free_balance(self.base_asset)
         except ExchangeUnavailable as exc:
             self.log.warning("SELL skipped: balance unavailable (%s)", exc)
-            return f"{SKIPPED}: balance unavailable ({exc})"
+            return skipped(f"balance unavailable ({exc})")
         if free < self.wipe_threshold * pos.quantity:
             return self._position_lost(self._shortfall(free, pos))
         # A reset testnet re-issues balances (often 1 BTC), so during a run only the forgotten
@@ -444,7 +467,7 @@ class PositionManager:
                 entry = self.broker.find_order(pos.entry_client_order_id)
             except ExchangeUnavailable as exc:
                 self.log.warning("SELL skipped: entry order look-up unavailable (%s)", exc)
-                return f"{SKIPPED}: entry order look-up unavailable ({exc})"
+                return skipped(f"entry order look-up unavailable ({exc})")
             if entry is None:
                 return self._position_lost(
                     f"the exchange no longer knows the entry order {pos.entry_client_order_id}"
@@ -459,11 +482,11 @@ class PositionManager:
             )
         return self._place("sell", quantity, reason, price, candle_ms, armed)
 
-    def _refuse(self, message: str) -> str:
+    def _refuse(self, message: str) -> Outcome:
         """Log a reason not to trade and pause orders until the next candle."""
         self.errors.error("%s", message)
         self._blocked = True
-        return f"{SKIPPED}: {message}"
+        return skipped(message)
 
     def _next_client_id(self, side: str) -> str:
         """A client order id unique across restarts and state resets (<= 36 chars)."""
@@ -474,7 +497,7 @@ class PositionManager:
     def _place(
         self, side: str, quantity: float, reason: str, price: float, candle_ms: int | None,
         armed: StopEntry | None = None,
-    ) -> str:
+    ) -> Outcome:
         cid = self._next_client_id(side)
         pending = PendingOrder(
             client_order_id=cid, side=side, quantity=quantity, reason=reason,
@@ -496,7 +519,7 @@ class PositionManager:
                 "%s order %s: outcome unknown (%s); the intent is kept and looked up by client"
                 " id before any other order", side.upper(), cid, exc,
             )
-            return f"{SKIPPED}: order outcome unknown ({exc})"
+            return skipped(f"order outcome unknown ({exc})")
         except OrderRejected as exc:
             self._state.pending = None
             self._save()
@@ -528,14 +551,14 @@ class PositionManager:
         self._pending_note = f"pending {pending.side.upper()} order {cid} found: {result}"
         return True
 
-    def _apply_fill(self, pending: PendingOrder, fill: Fill) -> str:
+    def _apply_fill(self, pending: PendingOrder, fill: Fill) -> Outcome:
         """Journal a fill once, then save the position it leaves and clear the intent."""
         if not fill.quantity > 0:
             self._state.pending = None
             self._save()
             self.log.warning("%s order %s filled nothing", pending.side.upper(),
                              pending.client_order_id)
-            return f"{SKIPPED}: order filled nothing"
+            return skipped("order filled nothing")
         if pending.side == "buy":
             return self._open(pending, fill)
         return self._close(pending, fill)
@@ -550,7 +573,7 @@ class PositionManager:
             **fields,  # type: ignore[arg-type]
         )
 
-    def _open(self, pending: PendingOrder, fill: Fill) -> str:
+    def _open(self, pending: PendingOrder, fill: Fill) -> Outcome:
         reason = "" if pending.reason == "signal" else pending.reason
         self._journal(self._row(pending, fill, entry_price=fill.price, exit_reason=reason))
         held = held_quantity(fill.quantity, fill.fee, fill.fee_currency, self.base_asset)
@@ -563,12 +586,12 @@ class PositionManager:
         self._state.pending = None
         self._save()
         self.log.info(
-            "BUY order placed at %s %s (qty %s, order %s)", _price(fill.price), self.quote_asset,
-            format_number(fill.quantity), fill.order_id,
+            "BUY order placed at %s %s (qty %s, order %s)", format_price(fill.price),
+            self.quote_asset, format_number(fill.quantity), fill.order_id,
         )
         return BOUGHT
 
-    def _close(self, pending: PendingOrder, fill: Fill) -> str:
+    def _close(self, pending: PendingOrder, fill: Fill) -> Outcome:
         pos = self._state.position
         if pos is None:
             # A sell the state no longer explains (state reset by hand): keep the fill on
@@ -602,22 +625,22 @@ class PositionManager:
         self._state.pending = None
         self._save()
         self.log.info(
-            "SELL order placed at %s %s (qty %s, order %s) PnL %s %s (%s)", _price(fill.price),
-            self.quote_asset, format_number(fill.quantity), fill.order_id, _signed(pnl),
-            self.quote_asset, pending.reason,
+            "SELL order placed at %s %s (qty %s, order %s) PnL %s %s (%s)",
+            format_price(fill.price), self.quote_asset, format_number(fill.quantity),
+            fill.order_id, format_signed(pnl), self.quote_asset, pending.reason,
         )
         if not closes:
             self.log.warning("SELL filled partly: %s %s still held", format_number(remaining),
                              self.base_asset)
         return SOLD
 
-    def _position_lost(self, reason: str) -> str:
+    def _position_lost(self, reason: str) -> Outcome:
         """Close a position that vanished from the exchange (testnet wipe) in state and journal."""
         pos = self._state.position
         assert pos is not None
-        message = (f"{POSITION_LOST}: {reason} (testnet wipe?); closed in the journal"
-                   " without PnL")
-        self.errors.error("%s", message)
+        outcome = Outcome(Action.POSITION_LOST,
+                          f"{reason} (testnet wipe?); closed in the journal without PnL")
+        self.errors.error("%s", outcome)
         self._journal(TradeRow(
             timestamp_ms=self.clock.now_ms(), order_id="", side="sell", quantity=pos.quantity,
             entry_price=pos.entry_price, exit_reason=WIPE_REASON,
@@ -626,7 +649,7 @@ class PositionManager:
         ))
         self._state.position = None
         self._save()
-        return message
+        return outcome
 
     # -- persistence ------------------------------------------------------------------------
 

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from typing import Literal
 
+from risk.pnl import Amount
+
 ExitReason = Literal["stop_loss", "take_profit"]
 
 
-def stop_loss_price(entry_price: float, stop_loss_percent: float) -> float:
-    """Price at or below which a long position is stopped out."""
+def stop_loss_price(entry_price: Amount, stop_loss_percent: float) -> Amount:
+    """Price at or below which a long position is stopped out (per trade for an array)."""
     return entry_price * (1.0 - stop_loss_percent)
 
 
-def take_profit_price(entry_price: float, take_profit_percent: float) -> float:
-    """Price at or above which a long position takes its profit."""
+def take_profit_price(entry_price: Amount, take_profit_percent: float) -> Amount:
+    """Price at or above which a long position takes its profit (per trade for an array)."""
     return entry_price * (1.0 + take_profit_percent)
 
 

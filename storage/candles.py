@@ -22,9 +22,10 @@ from core.candles import (
     CandleFileError,
     candle_problem,
 )
+from core.lognames import EVENTS_LOGGER
 from storage.atomic import COMPLETED, CUT, append_whole, repair_tail
 
-log = logging.getLogger("paperbot")
+log = logging.getLogger(EVENTS_LOGGER)
 
 
 def _parse_timestamps(raw: pd.Series, path: Path) -> np.ndarray:

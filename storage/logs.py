@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-LOGGER_NAME = "paperbot"
-ERRORS_LOGGER_NAME = "paperbot.errors"
+from core.lognames import ERRORS_LOGGER, EVENTS_LOGGER
+
+LOGGER_NAME = EVENTS_LOGGER
+ERRORS_LOGGER_NAME = ERRORS_LOGGER
 TRADING_LOG = "trading.log"
 ERRORS_LOG = "errors.log"
 LINE_FORMAT = "%(asctime)s - %(message)s"
@@ -112,7 +114,7 @@ class ErrorsOnlyFilter(logging.Filter):
 class HumanFormatter(logging.Formatter):
     """One line per event for trading.log and the console: the traceback goes to errors.log."""
 
-    converter = time.gmtime
+    converter = staticmethod(time.gmtime)
 
     def format(self, record: logging.LogRecord) -> str:
         """``<UTC time> - <message>``, with a pointer to errors.log when there was a traceback."""
@@ -127,7 +129,7 @@ class HumanFormatter(logging.Formatter):
 class UtcFormatter(logging.Formatter):
     """The standard formatter (tracebacks included) with UTC times."""
 
-    converter = time.gmtime
+    converter = staticmethod(time.gmtime)
 
 
 def _duration(seconds: float) -> str:

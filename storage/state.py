@@ -18,17 +18,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.errors import StateFileError
+from core.lognames import EVENTS_LOGGER
 from storage.atomic import temp_files_for, write_atomic
 
 STATE_VERSION = 1
 PENDING_REASONS = ("signal", "stop_loss", "take_profit", "stop_entry")
 PENDING_SIDES = ("buy", "sell")
 
-log = logging.getLogger("paperbot")
-
-
-class StateFileError(Exception):
-    """The state file cannot be used; the message is one line saying what to do."""
+log = logging.getLogger(EVENTS_LOGGER)
 
 
 @dataclass

@@ -20,11 +20,13 @@ import io
 import logging
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.errors import TradeJournalError
+from core.formatting import format_number, format_utc
+from core.lognames import EVENTS_LOGGER
 from storage.atomic import (
     COMPLETED,
     CUT,
@@ -54,36 +56,7 @@ TIME_COLUMNS = ["timestamp", "signal_candle_time"]
 POSITIVE_COLUMNS = ["entry_price", "exit_price", "quantity", "requested_price", "filled_price"]
 SIDES = ("buy", "sell")
 
-log = logging.getLogger("paperbot")
-
-
-class TradeJournalError(Exception):
-    """The journal file cannot be used; the message is one line saying what to do.
-
-    ``damaged`` is True for bad rows or bytes (the file is ours but broken), False for a file
-    that is not a trades journal at all (a foreign header), which is never moved.
-    """
-
-    def __init__(self, message: str, damaged: bool = True) -> None:
-        super().__init__(message)
-        self.damaged = damaged
-
-
-def format_utc(ms: int) -> str:
-    """Epoch milliseconds as ISO 8601 UTC to the second, e.g. ``2025-02-28T12:00:00Z``."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def format_number(value: float | None) -> str:
-    """A float as a plain decimal without float noise; ``""`` for None (not applicable)."""
-    if value is None:
-        return ""
-    # Ten decimals keep every Binance price/quantity (8 decimals) exact and drop the noise
-    # of float arithmetic (0.30000000000000004) from computed PnL.
-    text = format(Decimal(repr(round(float(value), 10))), "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+log = logging.getLogger(EVENTS_LOGGER)
 
 
 @dataclass(frozen=True)

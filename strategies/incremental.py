@@ -33,7 +33,7 @@ import numpy as np
 
 from strategies import indicators as ta
 from strategies.indicators import PINE_EPSILON
-from strategies.params import Params
+from strategies.params import Params, period
 
 NAN = math.nan
 State = dict[str, Any]
@@ -317,8 +317,8 @@ class SmaRsi(IncrementalStrategy):
     NODES = ("short", "long", "rsi", "over", "under")
 
     def __init__(self, p: Params) -> None:
-        self.short, self.long = Sma(int(p["SMA_SHORT"])), Sma(int(p["SMA_LONG"]))
-        self.rsi = Rsi(int(p["RSI_PERIOD"]))
+        self.short, self.long = Sma(period(p, "SMA_SHORT")), Sma(period(p, "SMA_LONG"))
+        self.rsi = Rsi(period(p, "RSI_PERIOD"))
         self.over, self.under = Cross("over"), Cross("under")
         self.overbought, self.oversold = p["RSI_OVERBOUGHT"], p["RSI_OVERSOLD"]
 
@@ -342,7 +342,7 @@ class Ma2Line(IncrementalStrategy):
     NODES = ("fast", "slow", "over", "under")
 
     def __init__(self, p: Params) -> None:
-        self.fast, self.slow = Sma(int(p["MA_FAST"])), Sma(int(p["MA_SLOW"]))
+        self.fast, self.slow = Sma(period(p, "MA_FAST")), Sma(period(p, "MA_SLOW"))
         self.over, self.under = Cross("over"), Cross("under")
 
     def warm(self, close: np.ndarray) -> None:
@@ -361,7 +361,7 @@ class RsiStrategy(IncrementalStrategy):
     NODES = ("rsi", "over", "under")
 
     def __init__(self, p: Params) -> None:
-        self.rsi = Rsi(int(p["RSI_PERIOD"]))
+        self.rsi = Rsi(period(p, "RSI_PERIOD"))
         self.over, self.under = Cross("over"), Cross("under")
         self.oversold, self.overbought = float(p["RSI_OVERSOLD"]), float(p["RSI_OVERBOUGHT"])
 
@@ -382,9 +382,9 @@ class MacdStrategy(IncrementalStrategy):
     NODES = ("fast", "slow", "signal", "over", "under")
 
     def __init__(self, p: Params) -> None:
-        self.fast = Recursive(int(p["MACD_FAST"]), "ema")
-        self.slow = Recursive(int(p["MACD_SLOW"]), "ema")
-        self.signal = Recursive(int(p["MACD_SIGNAL"]), "ema")
+        self.fast = Recursive(period(p, "MACD_FAST"), "ema")
+        self.slow = Recursive(period(p, "MACD_SLOW"), "ema")
+        self.signal = Recursive(period(p, "MACD_SIGNAL"), "ema")
         self.over, self.under = Cross("over"), Cross("under")
 
     def warm(self, close: np.ndarray) -> None:

@@ -15,6 +15,8 @@ float64 array of the same length (NaN = na) or a bool array. Semantics follow Tr
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import numpy as np
 import pandas as pd
 
@@ -27,7 +29,7 @@ from strategies.shared import kept, reusable, reusable_each
 # built-ins above compare exactly. See docs/decisions/0013-comparison-tolerance.md.
 PINE_EPSILON = 1e-10
 
-ArrayLike = np.ndarray | pd.Series
+ArrayLike: TypeAlias = np.ndarray | pd.Series
 
 
 def as_series_array(x: ArrayLike | list[float], name: str = "series") -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping
+from typing import cast
 
 PERIOD_KEYS = (
     "SMA_SHORT", "SMA_LONG", "RSI_PERIOD", "MA_FAST", "MA_SLOW",
@@ -35,39 +36,62 @@ ORDERED_PAIRS = (
 Params = dict[str, int | float]
 
 
+def _real(value: object) -> float | None:
+    """``value`` itself when it is a finite real number (bool excluded), else None.
+
+    The value is returned unchanged (an int stays an int, a numpy number a numpy number);
+    the float in the signature is for the type checker only.
+    """
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        return None
+    real = cast(float, value)
+    return real if math.isfinite(real) else None
+
+
 def _period(key: str, value: object) -> int:
-    ok_type = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not ok_type or not math.isfinite(value) or value != int(value):
+    real = _real(value)
+    if real is None or real != int(real):
         raise ValueError(f"{key}={value!r} is not a whole number; use 1 to {MAX_PERIOD}")
-    period = int(value)
+    period = int(real)
     if not 1 <= period <= MAX_PERIOD:
         raise ValueError(f"{key}={period} is out of range; use 1 to {MAX_PERIOD}")
     return period
 
 
 def _level(key: str, value: object) -> float | int:
-    ok_type = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not ok_type or not math.isfinite(value):
+    real = _real(value)
+    if real is None:
         raise ValueError(f"{key}={value!r} is not a number; use a level between 0 and 100")
-    if not 0 < value < 100:
+    if not 0 < real < 100:
         raise ValueError(f"{key}={value} is out of range; use 0 < {key} < 100")
-    return value.item() if hasattr(value, "item") else value
+    return _plain_number(real)
+
+
+def _plain_number(real: float) -> float | int:
+    """A numpy scalar as the Python number it holds; a Python number unchanged."""
+    item = getattr(real, "item", None)
+    return item() if item is not None else real
+
+
+def period(params: Params, key: str) -> int:
+    """A period parameter (``SMA_LONG``, ...) as the int ``merge_params`` made it."""
+    return int(params[key])
 
 
 def _factor(key: str, value: object) -> float | int:
-    ok_type = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not ok_type or not math.isfinite(value) or not 0 < value <= MAX_FACTOR:
+    real = _real(value)
+    if real is None or not 0 < real <= MAX_FACTOR:
         raise ValueError(f"{key}={value!r} is out of range; use a number above 0 and at most"
                          f" {MAX_FACTOR} (e.g. {key}=2.5)")
-    return value.item() if hasattr(value, "item") else value
+    return _plain_number(real)
 
 
 def _percent(key: str, value: object) -> float | int:
-    ok_type = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not ok_type or not math.isfinite(value) or not 0 < value <= 100:
+    real = _real(value)
+    if real is None or not 0 < real <= 100:
         raise ValueError(f"{key}={value!r} is out of range; use a percent above 0 and at most"
                          " 100 (e.g. 1 for 1 % of equity)")
-    return value.item() if hasattr(value, "item") else value
+    return _plain_number(real)
 
 
 def check_value(key: str, value: object) -> int | float:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,8 @@ _SEQUENTIAL_BELOW = 256
 # Vector rounds before the walk takes over whatever is left, whatever its size.
 _MAX_ROUNDS = 64
 
-Step = Callable[[np.ndarray, np.ndarray], np.ndarray]
+# Applied to whole arrays (vectorised rounds) and to single floats (the sequential walk).
+Step = Callable[[Any, Any], Any]
 
 
 def ema_step(alpha: float) -> Step:
@@ -131,8 +133,8 @@ def _start_guesses(seed: float, x: np.ndarray, alpha: float, at: np.ndarray) -> 
         rows = max(1, 2_000_000 // terms)  # keeps the gathered block near 16 MB
         for first in range(0, late.size, rows):
             chunk = late[first:first + rows]
-            q = at[chunk]
-            out[chunk] = windows[q - terms + 1] @ weights + keep ** terms * x[q - terms]
+            ends = at[chunk]
+            out[chunk] = windows[ends - terms + 1] @ weights + keep ** terms * x[ends - terms]
     return out
 
 

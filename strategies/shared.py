@@ -74,7 +74,7 @@ def reusable(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(x, *args, **kwargs):
         memo = _active
         k = None if memo is None or kwargs else memo.source_index(x)
-        if k is None:
+        if memo is None or k is None:
             return func(x, *args, **kwargs)
         key = (func.__qualname__, k, *args)
         if key not in memo.series:
@@ -93,7 +93,7 @@ def reusable_each(func: Callable[..., list[Any]]) -> Callable[..., list[Any]]:
     def wrapper(x, *lengths):
         memo = _active
         k = None if memo is None else memo.source_index(x)
-        if k is None:
+        if memo is None or k is None:
             return func(x, *lengths)
         keys = [(func.__qualname__, k, n) for n in lengths]
         missing = [n for n, key in zip(lengths, keys, strict=True) if key not in memo.series]

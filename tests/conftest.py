@@ -1,14 +1,24 @@
-"""Shared test helpers: where the project and its vendored TradingView reference exports are."""
+"""Shared test helpers: project paths, the vendored TradingView exports, the emulator fixture."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.clock import Clock, ManualClock
+from emulator.market import GeneratedMarket, Market
+from emulator.server import EmulatorServer
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 FIXTURES_DIR = PROJECT_DIR / "tests" / "fixtures"
 # PyneCore's TradingView exports, vendored with their notice (tests/fixtures/tradingview/NOTICE)
 # so the parity tests run in every clone instead of skipping where ../shared is absent.
 TV_REFERENCE_DIR = FIXTURES_DIR / "tradingview"
+# A whole minute (2025-02-28 12:00 UTC): the default start of a test emulator's manual clock.
+EMULATOR_T0 = 1_740_744_000_000
 
 
 def require_tv_reference(name: str) -> Path:
@@ -21,3 +31,31 @@ def require_tv_reference(name: str) -> Path:
             " (restore it from git)"
         )
     return path
+
+
+def assert_served_cleanly(server: EmulatorServer) -> None:
+    """The one teardown check of every emulator a test started: no request it could not route,
+    no bug in a route. A test that provokes either asserts it and clears the list."""
+    assert server.unknown_requests == [], f"unrouted requests: {server.unknown_requests}"
+    assert server.internal_errors == [], f"emulator errors: {server.internal_errors}"
+
+
+@pytest.fixture
+def start_emulator() -> Iterator[Callable[..., EmulatorServer]]:
+    """``start_emulator(market, clock, **options)``: an in-process emulator on 127.0.0.1 and a
+    free port, stopped after the test and then checked with ``assert_served_cleanly``."""
+    started: list[EmulatorServer] = []
+
+    def start(market: Market | None = None, clock: Clock | None = None,
+              **options: Any) -> EmulatorServer:
+        server = EmulatorServer(market if market is not None else GeneratedMarket(1),
+                                clock if clock is not None else ManualClock(EMULATOR_T0),
+                                **options).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+    for server in started:
+        assert_served_cleanly(server)

@@ -1,6 +1,6 @@
 """The trading loop with test doubles for the exchange client and the position manager.
 
-End-to-end behaviour against the real emulator lives in tests/test_bot_e2e.py; these tests pin
+End-to-end behaviour against the real emulator lives in features/bot.feature; these tests pin
 the loop's own decisions: timing, skipping, acting once per candle, SL/TP polling, stopping.
 """
 
@@ -10,9 +10,10 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from bot.runner import TradingBot
+from bot.runner import CycleStatus, TradingBot
 from core.clock import ManualClock
 from core.errors import ExchangeUnavailable
+from core.outcome import NOTHING
 from exchange.client import CandleFetch
 from storage.candles import read_candles
 
@@ -66,7 +67,7 @@ class FakePositions:
 
     def on_signal(self, signal, candle_ms, price):
         self.signals.append((signal, candle_ms))
-        return "nothing"
+        return NOTHING
 
     def on_price(self, price):
         self.prices.append(price)
@@ -145,7 +146,7 @@ def test_same_candle_is_never_acted_on_twice(tmp_path):
     positions.last_candle_ms = START - MINUTE
     bot = make_bot(tmp_path, clock, positions=positions)
     result = bot.run_cycle()
-    assert result.action == "no new closed candle" and positions.signals == []
+    assert result.status is CycleStatus.NO_NEW_CANDLE and positions.signals == []
 
 
 def test_open_position_is_watched_every_poll_interval(tmp_path):

@@ -9,6 +9,7 @@ import math
 import pytest
 
 from core.clock import ManualClock
+from core.outcome import BOUGHT, NOTHING, SOLD, Action, Outcome
 from risk.stop_entries import after_fill, apply_orders, describe, reached, round_level
 from storage.state import BotState, StateFileError, StateStore, StopEntry
 from tests.position_doubles import MINUTE, T0, Crash, FakeBroker, Files
@@ -122,12 +123,12 @@ def test_a_buy_stop_fills_as_a_market_buy_journaled_as_stop_entry(files, broker)
         stop_entry and the stop is gone from the state file
     """
     manager = files.manager(price_tick=0.01)
-    assert manager.on_orders(orders(long=23100.0), T0, 23000.0, **IDS) == "nothing"
+    assert manager.on_orders(orders(long=23100.0), T0, 23000.0, **IDS) == NOTHING
     assert [e.level for e in StateStore(files.state_path).load().stop_entries] == [23100.0]
     broker.price = 23050.0
     assert manager.on_price(23050.0) is None
     broker.price = 23120.0
-    assert manager.on_price(23120.0) == "bought: stop_entry"
+    assert manager.on_price(23120.0) == Outcome(Action.BOUGHT, "stop_entry")
     row = files.rows()[-1]
     assert row["side"] == "buy" and row["exit_reason"] == "stop_entry"
     saved = StateStore(files.state_path).load()
@@ -142,12 +143,12 @@ def test_a_sell_stop_closes_the_long_and_a_short_market_entry_sells(files, broke
         while long sells like SELL does today
     """
     manager = files.manager(price_tick=0.01)
-    assert manager.on_orders(orders(long=NAN, short=22800.0), T0, 23000.0, **IDS) == "bought"
+    assert manager.on_orders(orders(long=NAN, short=22800.0), T0, 23000.0, **IDS) == BOUGHT
     broker.price = 22790.0
-    assert manager.on_price(22790.0) == "sold: stop_entry"
+    assert manager.on_price(22790.0) == Outcome(Action.SOLD, "stop_entry")
     assert files.rows()[-1]["exit_reason"] == "stop_entry" and manager.position is None
-    assert manager.on_orders(orders(long=NAN), T0 + MINUTE, 22790.0, **IDS) == "bought"
-    assert manager.on_orders(orders(short=NAN), T0 + 2 * MINUTE, 22790.0, **IDS) == "sold"
+    assert manager.on_orders(orders(long=NAN), T0 + MINUTE, 22790.0, **IDS) == BOUGHT
+    assert manager.on_orders(orders(short=NAN), T0 + 2 * MINUTE, 22790.0, **IDS) == SOLD
 
 
 def test_armed_stops_resume_after_a_restart_and_a_crash_neither_loses_nor_repeats(
@@ -210,7 +211,7 @@ def test_the_loop_arms_the_strategy_stops_and_the_price_poll_fills_them(files, b
         price_poll_seconds=5, close_offset_seconds=2, heartbeat_seconds=300, max_candles=2,
         price_tick=0.01)
     first = bot.run_cycle()
-    assert first.action == "nothing"
+    assert first.outcome == NOTHING
     assert [(e.side, e.level) for e in positions.state.stop_entries] == [
         ("buy", 101.01), ("sell", 98.99)]
     assert bot.run() == 0

@@ -7,13 +7,21 @@ import time
 
 import pytest
 
-from storage.state import StateStore
+from storage.state import BotState, StateStore
 from tests.main_subprocess import child_env, project_copy
 
 
 def start_bot(tmp_path):
+    """A bot process on the local exchange at 2x real time; waits until it is trading.
+
+    The data folder starts with a saved state (a candle handled ten minutes ago), so the stop
+    can be checked to leave a whole, loadable state file behind.
+    """
     tmp_path.mkdir(parents=True, exist_ok=True)
-    """A bot process on the local exchange at 2x real time; waits until it is trading."""
+    seeded = (int(time.time() * 1000) // 60_000 - 10) * 60_000
+    (tmp_path / "data").mkdir(exist_ok=True)
+    StateStore(tmp_path / "data" / "state.json").save(
+        BotState(last_candle_ms=seeded, symbol="BTC/USDT", extra={"exchange": "local"}))
     project = project_copy(tmp_path)
     logs = tmp_path / "logs"
     proc = subprocess.Popen(
@@ -57,5 +65,9 @@ def test_stop_signal_finishes_saves_state_logs_summary_and_exits_0(tmp_path, sig
     assert took < 5  # a minute candle at 2x is 30 s: the wait itself must be cut short
     assert any(f"Received {signal.Signals(signum).name}" in line for line in log)
     assert "Stopped after" in log[-1]
-    assert StateStore(root / "data" / "state.json").load() is not None
+    state_file = root / "data" / "state.json"
+    assert state_file.is_file() and not list(state_file.parent.glob("state.json.corrupt-*"))
+    state = StateStore(state_file).load()  # raises StateFileError on a damaged file
+    # A fresh state (no file, or one reset) would have no handled candle at all.
+    assert state.last_candle_ms is not None and state.pending is None
     assert (root / "logs" / "errors.log").read_text(encoding="utf-8") == ""

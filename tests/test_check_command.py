@@ -16,7 +16,9 @@ from commands.check import (
     SKIP,
     Check,
     Target,
+    check_balance,
     check_market,
+    check_warmup,
     check_writable,
     exit_status,
     guarded,
@@ -26,7 +28,6 @@ from commands.check import (
 from config.settings import load_settings
 from core.clock import PacedClock
 from emulator.market import GeneratedMarket
-from emulator.server import EmulatorServer
 from tests.main_subprocess import Emulator, project_copy, run_main, run_many
 
 KEY, SECRET = "check-key-0123456789", "check-secret-0123456789"
@@ -39,11 +40,9 @@ def settings_for(tmp_path, **env):
 
 
 @pytest.fixture
-def server():
+def server(start_emulator):
     clock = PacedClock(int(time.time() * 1000) // 60_000 * 60_000)
-    emulator = EmulatorServer(GeneratedMarket(1), clock, api_key=KEY, api_secret=SECRET).start()
-    yield emulator
-    emulator.stop()
+    return start_emulator(GeneratedMarket(1), clock, api_key=KEY, api_secret=SECRET)
 
 
 def target(server, key=KEY, secret=SECRET, kind="local"):
@@ -240,6 +239,56 @@ def test_position_of_another_exchange_fails_the_state_check(tmp_path, server):
     found = by_name(run_checks(settings_for(tmp_path), target(server)))
     assert found["state file"].status == FAIL
     assert "run with --exchange testnet" in found["state file"].detail
+
+
+def test_position_in_another_symbol_fails_the_state_check_as_the_bot_refuses(tmp_path, server):
+    """
+    Given a state file holding an open ETH/USDT position and SYMBOL=BTC/USDT
+    When the checks run
+    Then the state check FAILs with the position manager's own message (set SYMBOL=ETH/USDT)
+    """
+    data = tmp_path / "data"
+    data.mkdir()
+    position = {"quantity": 0.001, "entry_price": 3000.0, "entry_time_ms": 1,
+                "entry_order_id": "1", "entry_client_order_id": "x"}
+    (data / "state.json").write_text(json.dumps(
+        {"version": 1, "symbol": "ETH/USDT", "position": position, "extra": {}}))
+    found = by_name(run_checks(settings_for(tmp_path), target(server)))
+    assert found["state file"].status == FAIL
+    assert "set SYMBOL=ETH/USDT to manage it" in found["state file"].detail
+
+
+def test_balance_check_uses_the_bots_own_margin_not_the_fee_rate():
+    """
+    Given free quote between value x (1 + FEE_RATE) and value x (1 + the bot's 1 % margin)
+    When the balance is checked
+    Then it FAILs, as the position manager would refuse that buy, and passes just above
+    """
+    from exchange.market_rules import MarketRules
+    from risk.position import required_quote
+
+    rules = MarketRules(step=0.00001, min_qty=None, max_qty=None, min_notional=None, tick=None)
+    need = required_quote(0.001, 30000.0)
+    assert need == pytest.approx(30.3)
+    assert check_balance(30.2, 0.001, 30000.0, rules).status == FAIL
+    assert "1% margin the bot keeps" in check_balance(30.2, 0.001, 30000.0, rules).detail
+    assert check_balance(30.31, 0.001, 30000.0, rules).status == OK
+
+
+def test_warm_up_check_and_the_bot_need_the_same_number_of_candles(tmp_path):
+    """
+    Given the macd strategy with its defaults
+    When check's warm-up line and the bot's history_needed are compared
+    Then the number of candles is the same
+    """
+    from bot.wiring import history_needed
+    from strategies.registry import get_strategy
+
+    settings = settings_for(tmp_path, STRATEGY="macd")
+    strategy = get_strategy("macd")
+    needed = history_needed(strategy, strategy.params(settings.strategy_params))
+    assert needed == strategy.warmup() + 2
+    assert f"macd needs {needed} candles" in check_warmup(settings).detail
 
 
 def test_writable_probe_leaves_nothing_and_refuses_a_file(tmp_path):

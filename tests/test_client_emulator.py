@@ -15,7 +15,7 @@ import pytest
 from core.clock import ManualClock
 from core.errors import ExchangeUnavailable, OrderRejected
 from emulator.market import GeneratedMarket
-from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, EmulatorServer
+from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from exchange.client import ExchangeClient, ExchangeRefused
 from exchange.factory import make_exchange
 from exchange.retry import RetryPolicy
@@ -31,13 +31,8 @@ def clock():
 
 
 @pytest.fixture
-def server(clock):
-    emulator = EmulatorServer(GeneratedMarket(seed=11), clock).start()
-    yield emulator
-    emulator.stop()
-    # Fail loudly on a request the emulator could not route or crashed on.
-    assert emulator.unknown_requests == []
-    assert emulator.internal_errors == []
+def server(start_emulator, clock):
+    return start_emulator(GeneratedMarket(seed=11), clock)
 
 
 def make_client(server, clock, *, timeout_ms=2_000, api_key=DEFAULT_API_KEY, policy=None):

@@ -55,7 +55,7 @@ broker.price = 22000.0
 print("stop:", manager.on_price(22000.0))
 print("rows:", [r["side"] + "/" + r["exit_reason"] for r in load_rows(folder / "trades.csv")])
 print("flat:", manager.position is None, "reserve:", reserve.held)
-print("buy while full:", manager.on_signal(1, T0 + 60_000, 22000.0)[:40])
+print("buy while full:", str(manager.on_signal(1, T0 + 60_000, 22000.0))[:40])
 os.unlink(folder / "filler")
 print("buy after room:", manager.on_signal(1, T0 + 120_000, 22000.0), reserve.held)
 """
@@ -192,5 +192,5 @@ def test_a_buy_is_refused_while_no_reserve_can_be_made(tmp_path):
         trade_size=0.001, stop_loss_percent=0.02, take_profit_percent=0.04,
         strategy_name="sma_rsi", exchange_name="local", clock=clock)
     result = manager.on_signal(1, T0, 23000.0)
-    assert result.startswith("skipped: BUY skipped: no room on the disk")
-    assert "free disk space" in result and broker.sent == []
+    assert str(result).startswith("skipped: BUY skipped: no room on the disk")
+    assert "free disk space" in result.reason and broker.sent == []

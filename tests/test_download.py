@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from core.candles import CANDLE_COLUMNS
+from core.clock import ManualClock
 from core.errors import ExchangeUnavailable
-from emulator.market import ReplayMarket
+from emulator.market import GeneratedMarket, ReplayMarket
 from exchange.download import (
     DownloadFileError,
     DownloadInterrupted,
@@ -47,11 +48,8 @@ HOUR = 60 * MINUTE
 
 
 @pytest.fixture
-def server():
-    emulator = start_server()
-    yield emulator
-    emulator.stop()
-    assert emulator.unknown_requests == [] and emulator.internal_errors == []
+def server(start_emulator):
+    return start_emulator(GeneratedMarket(3), ManualClock(T0))
 
 
 @pytest.fixture

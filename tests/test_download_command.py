@@ -15,10 +15,12 @@ import pytest
 
 import commands.download as command
 from config.settings import load_settings
+from core.clock import ManualClock
+from emulator.market import GeneratedMarket
 from exchange.download import DownloadResult, Gap
 from main import main
 from storage.candles import read_candles
-from tests.download_support import DAY0, MINUTE, T0, start_server
+from tests.download_support import DAY0, MINUTE, T0
 
 HOUR = 60 * MINUTE
 
@@ -30,11 +32,8 @@ def quick_retries(monkeypatch):
 
 
 @pytest.fixture
-def server():
-    emulator = start_server()
-    yield emulator
-    emulator.stop()
-    assert emulator.unknown_requests == [] and emulator.internal_errors == []
+def server(start_emulator):
+    return start_emulator(GeneratedMarket(3), ManualClock(T0))
 
 
 def download(server, out, *extra: str) -> int:

@@ -22,10 +22,8 @@ def clock():
 
 
 @pytest.fixture
-def server(clock):
-    with EmulatorServer(GeneratedMarket(7), clock) as srv:
-        yield srv
-    assert srv.internal_errors == []
+def server(start_emulator, clock):
+    return start_emulator(GeneratedMarket(7), clock)
 
 
 def client(server, clock=None, *, key=DEFAULT_API_KEY, secret=DEFAULT_API_SECRET, timeout=10_000):
@@ -130,6 +128,7 @@ def test_unrouted_calls_answer_404_and_are_recorded(ex, server):
         ex.privateGetOpenOrderList()
     assert ex.last_http_response and '"code":-1020' in ex.last_http_response
     assert server.unknown_requests == ["GET /api/v3/openOrderList"]
+    server.unknown_requests.clear()  # expected: the teardown check sees none left
 
 
 # -- account and orders ---------------------------------------------------------------------
@@ -452,6 +451,7 @@ def test_public_parameter_errors_and_variants_over_raw_http(server):
     assert isinstance(get("/api/v3/ticker/price")[1], list)
     assert http(server, "PUT", "/api/v3/order", {})[0] == 404
     assert server.unknown_requests == ["PUT /api/v3/order"]
+    server.unknown_requests.clear()  # expected: the teardown check sees none left
 
 
 def test_recv_window_above_the_maximum_is_a_bad_request(ex):

@@ -27,10 +27,8 @@ INDEX = T0 // 60_000
 
 
 @pytest.fixture
-def server():
-    with EmulatorServer(GeneratedMarket(7), ManualClock(NOW)) as srv:
-        yield srv
-    assert srv.internal_errors == [] and srv.unknown_requests == []
+def server(start_emulator):
+    return start_emulator(GeneratedMarket(7), ManualClock(NOW))
 
 
 @pytest.fixture

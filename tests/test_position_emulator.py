@@ -13,11 +13,11 @@ import pytest
 pytest.importorskip("emulator.server")
 
 from core.clock import ManualClock  # noqa: E402
+from core.outcome import BOUGHT, Action, Outcome
 from emulator.market import GeneratedMarket  # noqa: E402
 from emulator.server import (  # noqa: E402
     DEFAULT_API_KEY,
     DEFAULT_API_SECRET,
-    EmulatorServer,
 )
 from exchange.client import ExchangeClient  # noqa: E402
 from exchange.factory import make_exchange  # noqa: E402
@@ -36,11 +36,8 @@ def clock():
 
 
 @pytest.fixture
-def server(clock):
-    emulator = EmulatorServer(GeneratedMarket(seed=5), clock).start()
-    yield emulator
-    emulator.stop()
-    assert emulator.internal_errors == []
+def server(start_emulator, clock):
+    return start_emulator(GeneratedMarket(seed=5), clock)
 
 
 def _client(server, clock) -> ExchangeClient:
@@ -92,14 +89,14 @@ def test_round_trip_journal_matches_the_exchange(server, clock, tmp_path):
     manager = _manager(client, tmp_path, clock, client.market_rules().step)
     before = server.balances()
     price = client.last_price()
-    assert manager.on_signal(1, T0 - 30_000 - MINUTE, price) == "bought"
+    assert manager.on_signal(1, T0 - 30_000 - MINUTE, price) == BOUGHT
     buy_fill = server.fills[-1]
     pos = manager.position
     assert pos.entry_price == buy_fill.price
     assert pos.quantity == pytest.approx(buy_fill.quantity - buy_fill.fee)
     assert server.balances()["BTC"] == pytest.approx(before["BTC"] + pos.quantity)
     clock.advance(10)
-    assert manager.on_price(pos.entry_price * 1.05) == "sold: take_profit"
+    assert manager.on_price(pos.entry_price * 1.05) == Outcome(Action.SOLD, "take_profit")
     sell_fill = server.fills[-1]
     buy_row, sell_row = TradeJournal(tmp_path / "trades.csv").rows()
     assert (buy_row["order_id"], sell_row["order_id"]) == (buy_fill.order_id, sell_fill.order_id)

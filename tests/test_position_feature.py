@@ -6,6 +6,7 @@ import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
 from core.clock import ManualClock
+from core.outcome import BOUGHT
 from storage.logs import TRADING_LOG, setup_logging, teardown_logging
 from tests.position_doubles import MINUTE, T0, Crash, FakeBroker, Files
 
@@ -46,7 +47,7 @@ def flat(bot):
 @given(parsers.parse("the bot is holding a position bought at {price:g} USDT"))
 def holding(bot, price):
     _signal(bot, "BUY", price)
-    assert bot["outcome"] == "bought"
+    assert bot["outcome"] == BOUGHT
     bot["sent_before"] = len(bot["broker"].sent)
 
 
@@ -109,7 +110,7 @@ def journal_rows(bot, count):
 
 @then(parsers.parse('the outcome is "{outcome}"'))
 def outcome_is(bot, outcome):
-    assert bot["outcome"] == outcome
+    assert str(bot["outcome"]) == outcome
 
 
 @then(parsers.parse('the last journal row is a sell with exit reason "{reason}" and PnL '

@@ -8,9 +8,16 @@ import re
 import pytest
 
 from core.clock import ManualClock
-from core.errors import ExchangeUnavailable, OrderRejected
+from core.errors import ExchangeUnavailable, OrderRejected, OwnerMismatch, StateFileError
+from core.outcome import BOUGHT, IGNORED_BUY, NOTHING, SOLD, Action, Outcome, skipped
 from core.types import Fill
-from storage.state import BotState, PendingOrder, Position, StateFileError, StateStore
+from risk.position import (
+    BALANCE_MARGIN,
+    exchange_owner_problem,
+    required_quote,
+    symbol_owner_problem,
+)
+from storage.state import BotState, PendingOrder, Position, StateStore
 from storage.trades import TRADE_COLUMNS
 from tests.position_doubles import (
     MINUTE,
@@ -41,7 +48,7 @@ def _long(files: Files, broker: FakeBroker, price: float = 23000.0):
     """A manager that has just bought 0.001 BTC at ``price`` (holds 0.000999)."""
     manager = files.manager()
     broker.price = price
-    assert manager.on_signal(1, T0, price) == "bought"
+    assert manager.on_signal(1, T0, price) == BOUGHT
     return manager
 
 
@@ -58,7 +65,7 @@ def test_buy_when_flat_uses_the_actual_fill_price(files, broker, caplog):
     manager = files.manager()
     broker.price = 23010.0
     with caplog.at_level(logging.INFO, logger="paperbot"):
-        assert manager.on_signal(1, T0, 23000.0) == "bought"
+        assert manager.on_signal(1, T0, 23000.0) == BOUGHT
     assert broker.sent[0][:2] == ("buy", 0.001)
     pos = manager.position
     assert pos.quantity == 0.000999 and pos.entry_price == 23010.0
@@ -85,7 +92,7 @@ def test_buy_while_long_is_ignored_and_logged(files, broker, caplog):
     """
     manager = _long(files, broker)
     with caplog.at_level(logging.INFO, logger="paperbot"):
-        assert manager.on_signal(1, T0 + MINUTE, 23100.0) == "ignored-buy-while-long"
+        assert manager.on_signal(1, T0 + MINUTE, 23100.0) == IGNORED_BUY
     assert len(broker.sent) == 1
     assert "BUY signal ignored: already long 0.000999 BTC" in caplog.text
     assert manager.state.last_candle_ms == T0 + MINUTE
@@ -101,7 +108,7 @@ def test_sell_signal_while_long_sells_everything_with_pnl_net_of_both_fees(files
     manager = _long(files, broker, price=23010.0)
     broker.price = 23500.0
     with caplog.at_level(logging.INFO, logger="paperbot"):
-        assert manager.on_signal(-1, T0 + MINUTE, 23490.0) == "sold"
+        assert manager.on_signal(-1, T0 + MINUTE, 23490.0) == SOLD
     assert broker.sent[-1][:2] == ("sell", 0.000999)
     assert manager.position is None
     sell = files.rows()[-1]
@@ -124,7 +131,7 @@ def test_sell_or_hold_while_flat_does_nothing(files, broker, signal):
     Then nothing is sent, nothing journaled, and the candle is remembered as handled
     """
     manager = files.manager()
-    assert manager.on_signal(signal, T0, 23000.0) == "nothing"
+    assert manager.on_signal(signal, T0, 23000.0) == NOTHING
     assert broker.sent == [] and files.rows() == []
     assert StateStore(files.state_path).load().last_candle_ms == T0
 
@@ -136,7 +143,7 @@ def test_hold_while_long_does_nothing(files, broker):
     Then nothing is sent and the position stays
     """
     manager = _long(files, broker)
-    assert manager.on_signal(0, T0 + MINUTE, 23000.0) == "nothing"
+    assert manager.on_signal(0, T0 + MINUTE, 23000.0) == NOTHING
     assert len(broker.sent) == 1 and manager.position is not None
 
 
@@ -148,8 +155,10 @@ def test_a_candle_already_handled_is_skipped(files, broker):
     """
     _long(files, broker)
     manager = files.manager()
-    assert manager.on_signal(1, T0, 23000.0).startswith("skipped: candle 2025-02-28T12:00:00Z")
-    assert manager.on_signal(-1, T0 - MINUTE, 23000.0).startswith("skipped")
+    again = manager.on_signal(1, T0, 23000.0)
+    assert again.action is Action.SKIPPED
+    assert again.reason.startswith("candle 2025-02-28T12:00:00Z")
+    assert manager.on_signal(-1, T0 - MINUTE, 23000.0).action is Action.SKIPPED
     assert len(broker.sent) == 1
 
 
@@ -171,7 +180,8 @@ def test_a_signal_without_a_usable_price_is_skipped(files, broker, price):
     Then nothing is sent and the result says why
     """
     result = files.manager().on_signal(1, T0, price)
-    assert result.startswith("skipped: no usable reference price")
+    assert result.action is Action.SKIPPED
+    assert result.reason.startswith("no usable reference price")
     assert broker.sent == []
 
 
@@ -189,7 +199,7 @@ def test_stop_loss_sells_at_market_and_flags_the_row(files, broker, caplog):
     assert manager.on_price(22541.0) is None
     broker.price = 22530.0
     with caplog.at_level(logging.INFO, logger="paperbot"):
-        assert manager.on_price(22540.0) == "sold: stop_loss"
+        assert manager.on_price(22540.0) == Outcome(Action.SOLD, "stop_loss")
     assert manager.position is None
     sell = files.rows()[-1]
     assert sell["stop_loss_triggered"] == "True" and sell["take_profit_triggered"] == "False"
@@ -211,7 +221,7 @@ def test_take_profit_sells_at_market_and_flags_the_row(files, broker, caplog):
     assert manager.on_price(23919.0) is None
     broker.price = 23920.0
     with caplog.at_level(logging.INFO, logger="paperbot"):
-        assert manager.on_price(23920.0) == "sold: take_profit"
+        assert manager.on_price(23920.0) == Outcome(Action.SOLD, "take_profit")
     sell = files.rows()[-1]
     assert sell["stop_loss_triggered"] == "False" and sell["take_profit_triggered"] == "True"
     assert sell["exit_reason"] == "take_profit"
@@ -254,7 +264,8 @@ def test_buy_is_skipped_when_the_quote_balance_is_short(files, broker, caplog):
     manager = files.manager()
     with caplog.at_level(logging.ERROR, logger="paperbot.errors"):
         result = manager.on_signal(1, T0, 23000.0)
-    assert result.startswith("skipped: BUY skipped: free USDT 23 is below the 23.23 needed")
+    assert result.action is Action.SKIPPED
+    assert result.reason.startswith("BUY skipped: free USDT 23 is below the 23.23 needed")
     assert broker.sent == [] and manager.position is None
     assert "top up the account" in caplog.text
 
@@ -267,9 +278,9 @@ def test_sell_quantity_is_net_of_fee_and_rounded_down_to_the_step(files, broker)
     And 920 * 0.00099 - 0.000001 * 23000 - 0.00099 * 23920 * 0.001 = 0.8641192
     """
     manager = files.manager(quantity_step=0.00001)
-    assert manager.on_signal(1, T0, 23000.0) == "bought"
+    assert manager.on_signal(1, T0, 23000.0) == BOUGHT
     broker.price = 23920.0
-    assert manager.on_price(23920.0) == "sold: take_profit"
+    assert manager.on_price(23920.0) == Outcome(Action.SOLD, "take_profit")
     assert broker.sent[-1][:2] == ("sell", 0.00099)
     assert manager.position is None
     assert float(files.rows()[-1]["PnL"]) == pytest.approx(0.8641192, abs=1e-9)
@@ -293,7 +304,7 @@ def test_trade_size_below_the_step_is_refused_with_advice(files, broker):
     Then nothing is sent and the result says to raise TRADE_SIZE
     """
     manager = files.manager(trade_size=0.0005, quantity_step=0.001)
-    assert "raise TRADE_SIZE" in manager.on_signal(1, T0, 23000.0)
+    assert "raise TRADE_SIZE" in manager.on_signal(1, T0, 23000.0).reason
     assert broker.sent == []
 
 
@@ -308,7 +319,7 @@ def test_sell_is_skipped_when_the_base_balance_is_short_but_not_gone(files, brok
     broker.balances["BTC"] = 0.0007
     with caplog.at_level(logging.ERROR, logger="paperbot.errors"):
         result = manager.on_signal(-1, T0 + MINUTE, 23000.0)
-    assert "free BTC 0.0007 is below the 0.000999 to sell" in result
+    assert "free BTC 0.0007 is below the 0.000999 to sell" in result.reason
     assert "check the account" in caplog.text
     assert manager.on_price(20000.0) is None
     assert len(broker.sent) == 1 and manager.position is not None
@@ -322,11 +333,11 @@ def test_balance_unavailable_skips_the_order(files, broker):
     """
     manager = files.manager()
     broker.fail_balance = ExchangeUnavailable("timeout")
-    assert manager.on_signal(1, T0, 23000.0) == "skipped: balance unavailable (timeout)"
+    assert manager.on_signal(1, T0, 23000.0) == skipped("balance unavailable (timeout)")
     broker.fail_balance = None
     manager.on_signal(1, T0 + MINUTE, 23000.0)
     broker.fail_balance = ExchangeUnavailable("timeout")
-    assert manager.on_price(20000.0) == "skipped: balance unavailable (timeout)"
+    assert manager.on_price(20000.0) == skipped("balance unavailable (timeout)")
     assert len(broker.sent) == 1
 
 
@@ -340,7 +351,7 @@ def test_partial_sell_fill_keeps_the_rest_and_books_its_share_of_the_buy_fee(fil
     manager = _long(files, broker)
     broker.price = 23920.0
     broker.fill_fraction = 0.5
-    assert manager.on_price(23920.0) == "sold: take_profit"
+    assert manager.on_price(23920.0) == Outcome(Action.SOLD, "take_profit")
     assert manager.position.quantity == pytest.approx(0.0004995)
     assert manager.position.entry_fee == pytest.approx(0.0000005)
     assert float(files.rows()[-1]["PnL"]) == pytest.approx(0.43609196, abs=1e-9)
@@ -360,11 +371,11 @@ def test_rejected_order_clears_the_intent_and_pauses_until_the_next_candle(files
     broker.fail_send = OrderRejected("MIN_NOTIONAL")
     with caplog.at_level(logging.ERROR, logger="paperbot.errors"):
         assert manager.on_signal(1, T0, 23000.0) == \
-            "skipped: BUY order rejected: MIN_NOTIONAL"
+            skipped("BUY order rejected: MIN_NOTIONAL")
     assert "BUY order rejected: MIN_NOTIONAL" in caplog.text
     assert manager.state.pending is None
     assert StateStore(files.state_path).load().pending is None
-    assert manager.on_signal(1, T0 + MINUTE, 23000.0) == "bought"
+    assert manager.on_signal(1, T0 + MINUTE, 23000.0) == BOUGHT
 
 
 def test_rejected_stop_loss_is_not_retried_every_poll(files, broker):
@@ -375,10 +386,12 @@ def test_rejected_stop_loss_is_not_retried_every_poll(files, broker):
     """
     manager = _long(files, broker)
     broker.fail_send = OrderRejected("busy")
-    assert manager.on_price(20000.0).startswith("skipped: SELL order rejected")
+    refused = manager.on_price(20000.0)
+    assert refused.action is Action.SKIPPED
+    assert refused.reason.startswith("SELL order rejected")
     assert manager.on_price(20000.0) is None
     assert [s[0] for s in broker.sent] == ["buy", "sell"]
-    assert manager.on_signal(-1, T0 + MINUTE, 20000.0) == "sold"
+    assert manager.on_signal(-1, T0 + MINUTE, 20000.0) == SOLD
 
 
 def test_unknown_outcome_keeps_the_intent_and_resolves_it_before_trading(files, broker, caplog):
@@ -391,7 +404,7 @@ def test_unknown_outcome_keeps_the_intent_and_resolves_it_before_trading(files, 
     manager = files.manager()
     broker.fail_after_send = ExchangeUnavailable("504")
     with caplog.at_level(logging.ERROR, logger="paperbot.errors"):
-        assert manager.on_signal(1, T0, 23000.0) == "skipped: order outcome unknown (504)"
+        assert manager.on_signal(1, T0, 23000.0) == skipped("order outcome unknown (504)")
     assert "outcome unknown" in caplog.text
     assert StateStore(files.state_path).load().pending.side == "buy"
     assert manager.on_price(23000.0) is None
@@ -413,11 +426,11 @@ def test_no_order_while_an_intent_cannot_be_resolved(files, broker, caplog):
         result = manager.on_signal(1, T0 + MINUTE, 23000.0)
         assert manager.on_price(23000.0) is None
         assert manager.on_price(23000.0) is None
-    assert result.startswith("skipped: pending BUY order pb-1b-")
+    assert result.action is Action.SKIPPED and result.reason.startswith("pending BUY order pb-1b-")
     assert caplog.text.count("no new order until it is resolved") == 1
     assert len(broker.sent) == 1
     broker.fail_find = None
-    assert manager.on_signal(1, T0 + 2 * MINUTE, 23000.0) == "bought"
+    assert manager.on_signal(1, T0 + 2 * MINUTE, 23000.0) == BOUGHT
     assert len(files.rows()) == 1
 
 
@@ -469,7 +482,7 @@ def test_a_crash_at_any_step_is_recovered_by_reconcile_exactly_once(files, broke
     assert (manager.position is not None) == long_now
     assert notes
     signal = -1 if long_now else 1
-    assert manager.on_signal(signal, T0 + 5 * MINUTE, 23000.0) in ("bought", "sold")
+    assert manager.on_signal(signal, T0 + 5 * MINUTE, 23000.0) in (BOUGHT, SOLD)
 
 
 def test_reconcile_reports_what_it_found(files, broker):
@@ -531,7 +544,7 @@ def test_restart_resumes_the_open_position(files, broker):
     second = files.manager()
     assert second.position == first.position
     broker.price = 23920.0
-    assert second.on_price(23920.0) == "sold: take_profit"
+    assert second.on_price(23920.0) == Outcome(Action.SOLD, "take_profit")
 
 
 def test_order_that_filled_nothing_clears_the_intent(files, broker):
@@ -542,7 +555,7 @@ def test_order_that_filled_nothing_clears_the_intent(files, broker):
     """
     broker.fill_fraction = 0.0
     manager = files.manager()
-    assert manager.on_signal(1, T0, 23000.0) == "skipped: order filled nothing"
+    assert manager.on_signal(1, T0, 23000.0) == skipped("order filled nothing")
     assert files.rows() == [] and manager.position is None and manager.state.pending is None
 
 
@@ -598,7 +611,7 @@ def test_testnet_wipe_found_when_selling(files, broker):
     """
     manager = _long(files, broker)
     broker.balances["BTC"] = 0.0001
-    assert manager.on_price(20000.0).startswith("position lost")
+    assert manager.on_price(20000.0).action is Action.POSITION_LOST
     assert manager.position is None and len(broker.sent) == 1
 
 
@@ -736,7 +749,7 @@ def test_mark_candle_processed_moves_forward_only_and_is_saved(files, broker):
     manager.mark_candle_processed(T0)
     assert manager.last_candle_ms == T0 + MINUTE
     assert StateStore(files.state_path).load().last_candle_ms == T0 + MINUTE
-    assert manager.on_signal(1, T0 + MINUTE, 23000.0).startswith("skipped")
+    assert manager.on_signal(1, T0 + MINUTE, 23000.0).action is Action.SKIPPED
     assert broker.sent == []
 
 
@@ -775,12 +788,13 @@ def test_a_position_in_another_symbol_stops_the_bot_with_advice(files, broker):
     """
     Given a saved open position in BTC/USDT
     When the bot starts with SYMBOL ETH/USDT
-    Then StateFileError says to set SYMBOL back or close the position, in one line
+    Then OwnerMismatch (not a damaged-file error) says to set SYMBOL back or close the
+         position, in one line
     """
     _long(files, broker)
-    with pytest.raises(StateFileError, match="set SYMBOL=BTC/USDT") as caught:
+    with pytest.raises(OwnerMismatch, match="set SYMBOL=BTC/USDT") as caught:
         files.manager(symbol="ETH/USDT")
-    assert "\n" not in str(caught.value)
+    assert "\n" not in str(caught.value) and not isinstance(caught.value, StateFileError)
 
 
 def test_a_flat_state_adopts_a_new_symbol(files, broker):
@@ -793,3 +807,34 @@ def test_a_flat_state_adopts_a_new_symbol(files, broker):
     manager = files.manager(symbol="ETH/USDT")
     manager.on_signal(0, T0 + MINUTE, 1800.0)
     assert StateStore(files.state_path).load().symbol == "ETH/USDT"
+
+
+def test_owner_rules_name_the_setting_that_would_manage_the_saved_position(tmp_path):
+    """
+    Given a saved position in BTC/USDT opened on the testnet, and a flat state
+    When the symbol and exchange owner rules are asked for other, and the same, settings
+    Then other settings get a one-line reason naming SYMBOL / --exchange; same settings and a
+         flat state get None
+    """
+    position = Position(quantity=0.001, entry_price=23000.0, entry_time_ms=T0,
+                        entry_order_id="1", entry_client_order_id="pb-1b")
+    state = BotState(position=position, symbol="BTC/USDT", extra={"exchange": "testnet"})
+    path = tmp_path / "state.json"
+    assert "set SYMBOL=BTC/USDT" in symbol_owner_problem(state, "ETH/USDT", path)
+    assert "run with --exchange testnet" in exchange_owner_problem(state, "local", path)
+    assert symbol_owner_problem(state, "BTC/USDT", path) is None
+    assert exchange_owner_problem(state, "testnet", path) is None
+    flat = BotState(symbol="BTC/USDT", extra={"exchange": "testnet"})
+    assert symbol_owner_problem(flat, "ETH/USDT", path) is None
+    assert exchange_owner_problem(flat, "local", path) is None
+
+
+def test_required_quote_is_value_plus_the_balance_margin():
+    """
+    Given a buy of 0.001 BTC at 23,000 USDT
+    When the free quote it requires is computed with the default and a custom margin
+    Then it is 23.23 (1 % margin) and 23.0 with no margin
+    """
+    assert BALANCE_MARGIN == 0.01
+    assert required_quote(0.001, 23000.0) == pytest.approx(23.23)
+    assert required_quote(0.001, 23000.0, margin=0.0) == pytest.approx(23.0)

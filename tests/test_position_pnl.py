@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from risk.pnl import (
     clean_quantity,
+    commission_on,
+    directional_pnl,
     fee_in_quote,
     held_quantity,
     realized_pnl,
@@ -82,3 +85,18 @@ def test_realized_pnl_subtracts_both_fees():
     assert realized_pnl(23000.0, 23920.0, 0.000999, 0.023, 0.02389608) == pytest.approx(
         0.87218392, abs=1e-12
     )
+
+
+def test_commission_and_directional_pnl_work_on_one_trade_and_on_arrays():
+    """
+    Given a long and a short round trip of 1,000 -> 1,100 quote at 0.1 % commission
+    When gross P&L and commission are computed for one trade and for both as arrays
+    Then the long gains 100, the short loses 100, commission is 2.1 each, the same both ways
+    """
+    assert directional_pnl(1.0, 1000.0, 1100.0) == 100.0
+    assert commission_on(0.001, 1000.0 + 1100.0) == pytest.approx(2.1)
+    gross = directional_pnl(np.array([1.0, -1.0]), np.array([1000.0, 1000.0]),
+                            np.array([1100.0, 1100.0]))
+    assert gross.tolist() == [100.0, -100.0]
+    fees = commission_on(0.001, np.array([2100.0, 2100.0]))
+    assert fees.tolist() == [commission_on(0.001, 2100.0)] * 2

@@ -14,6 +14,7 @@ import logging
 import pytest
 
 from core.errors import ExchangeUnavailable
+from core.outcome import Action, Outcome, skipped
 from storage.trades import load_rows
 from tests.bot_harness import BotHarness
 from tests.resilience_helpers import (
@@ -293,11 +294,11 @@ def test_sell_is_skipped_while_the_entry_order_cannot_be_looked_up(harness, capl
     broker.find_order = failing
     with caplog.at_level(logging.WARNING, logger="paperbot"):
         result = bot.positions.on_price(bot.positions.position.entry_price * 0.9)
-    assert result == "skipped: entry order look-up unavailable (look-up down)"
+    assert result == skipped("entry order look-up unavailable (look-up down)")
     assert bot.positions.position is not None
     assert "entry order look-up unavailable" in caplog.text
     broker.find_order = original
     price = bot.positions.position.entry_price * 0.9
     harness.market.force_price(round(price, 2), at_ms=harness.clock.now_ms())
-    assert bot.positions.on_price(price) == "sold: stop_loss"
+    assert bot.positions.on_price(price) == Outcome(Action.SOLD, "stop_loss")
     assert harness_problems(harness) == []

@@ -1,13 +1,15 @@
 """Runs features/resilience.feature: crash/restart, outage, rate limit, lost order answer, wipe.
 
-The crash scenario starts a standalone emulator and bot processes (``KillLoop``, 5 kills, one
-per write window); the others drive the whole bot in-process (``BotHarness``). The steps call
-the same helpers as tests/test_resilience_crash.py and tests/test_resilience_faults.py.
+The crash scenario starts a standalone emulator and bot processes (``KillLoop``: 30 kills,
+the first one per write window, the rest drawn; this is the suite's one crash run); the others
+drive the whole bot in-process (``BotHarness``). The steps call the same helpers as
+tests/test_resilience_faults.py.
 """
 
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
@@ -21,6 +23,7 @@ from tests.resilience_helpers import (
     advance,
     bot_environment,
     candle_problems,
+    crash_kills,
     crash_seed,
     gaps_after,
     harness_problems,
@@ -35,6 +38,7 @@ from tests.resilience_integrity_steps import *  # noqa: F403 - the issue-10 scen
 scenarios("resilience.feature")
 
 FEATURE_TRIGGERS = ("order", "fill", "journal", "candles", "state")
+RECOVERED = re.compile(r"pending (?:BUY|SELL) order (\S+) found")
 
 
 @pytest.fixture()
@@ -67,10 +71,11 @@ def standalone_emulator(world, speed):
     world["env"] = bot_environment()
 
 
-@when(parsers.parse("the bot is killed with SIGKILL {kills:d} times, right after an order"
-                    " executes, after a fill, a journal write, a candle write and a state save,"
-                    " and restarted each time"))
+@when(parsers.parse("the bot is killed with SIGKILL {kills:d} times, first right after an"
+                    " order executes, after a fill, a journal write, a candle write and a state"
+                    " save, then at drawn moments, and restarted each time"))
 def kill_loop(world, kills):
+    kills = crash_kills(kills)  # CRASH_TEST_KILLS overrides the scenario's count
     loop = KillLoop(world["emulator"], world["dir"], world["env"], world["seed"])
     world["report"] = loop.run(kills, FEATURE_TRIGGERS)
     assert world["report"].kills == kills
@@ -107,6 +112,26 @@ def position_matches(world):
     btc = world["emulator"].balances()["BTC"]
     found = position_problems(data / "state.json", data / "historical_trades.csv", btc)
     assert found == [], _context(world)
+
+
+@then("every order caught in flight was found on restart and journaled")
+def in_flight_found(world):
+    data, logs = world["dir"] / "data", world["dir"] / "logs"
+    recovered = set(RECOVERED.findall((logs / "trading.log").read_text(encoding="utf-8")))
+    assert {f["client_order_id"] for f in world["fills"]} >= recovered, _context(world)
+    # The "found" log line itself can be lost when the next kill lands between journal and
+    # log, so the journal is the proof that an order killed mid-flight was recovered.
+    journaled = {row["client_order_id"] for row in load_rows(data / "historical_trades.csv")}
+    in_flight = world["report"].in_flight
+    assert in_flight, f"no kill caught an order in flight; {_context(world)}"
+    assert in_flight <= journaled, _context(world)
+
+
+@then("the bot logged no error")
+def no_error_logged(world):
+    errors_log = (world["dir"] / "logs" / "errors.log").read_text(encoding="utf-8")
+    stderr = (world["dir"] / "bot-stderr.txt").read_text(encoding="utf-8")
+    assert (errors_log, stderr) == ("", ""), _context(world)
 
 
 # -- faults ------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 
 from strategies import rules
 from strategies.indicators import crossover, crossunder, rsi, sma
-from strategies.params import KNOWN_KEYS, merge_params, parse_param
+from strategies.params import KNOWN_KEYS, merge_params, parse_param, period
 from strategies.registry import (
     DEFAULT_STRATEGY,
     SIGNAL_STRATEGIES,
@@ -346,3 +346,15 @@ def test_to_signal_encodes_buy_sell_hold_as_int8():
     """
     out = rules.to_signal(np.array([True, False, False]), np.array([False, True, False]))
     assert out.tolist() == [1, -1, 0] and out.dtype == np.int8
+
+
+def test_period_reads_a_merged_period_as_an_int():
+    """
+    Given parameters merged from a float-typed override (SMA_LONG=60.0)
+    When the period is read for a rule
+    Then it is the int 60, and merging keeps rejecting a fractional period
+    """
+    merged = merge_params({"SMA_SHORT": 10, "SMA_LONG": 50}, {"SMA_LONG": 60.0})
+    assert period(merged, "SMA_LONG") == 60 and isinstance(period(merged, "SMA_LONG"), int)
+    with pytest.raises(ValueError, match="not a whole number"):
+        merge_params({"SMA_LONG": 50}, {"SMA_LONG": 60.5})
