@@ -277,6 +277,7 @@ class Auditor:
             ok = f"{reason}: the polled price {format_number(row['requested'])} crossed the level"
         else:
             problems, ok = [f"exit reason {reason!r} is not signal, stop_loss or take_profit"], ""
+        problems += self._price_columns(row, position)
         remaining, share, pnl_problem = self._pnl(row, position)
         if pnl_problem:
             problems.append(pnl_problem)
@@ -284,6 +285,20 @@ class Auditor:
         if remaining is None:
             return None
         return {**position, "held": remaining, "fee": position["fee"] - share}
+
+    @staticmethod
+    def _price_columns(row: dict[str, Any], position: dict[str, Any]) -> list[str]:
+        """A SELL's exit_price is its fill, its entry_price the position's buy fill."""
+        problems = []
+        entry = position["filled"] if position["filled"] is not None else position["entry"]
+        if row["exit"] is not None and row["filled"] is not None and format_number(
+                row["exit"]) != format_number(row["filled"]):
+            problems.append("exit_price differs from filled_price")
+        if row["entry"] is not None and entry is not None and format_number(
+                row["entry"]) != format_number(entry):
+            problems.append(f"entry_price {format_number(row['entry'])} is not the BUY's fill"
+                            f" {format_number(entry)}")
+        return problems
 
     def _protective_problems(self, row: dict[str, Any], position: dict[str, Any],
                              reason: str) -> list[str]:

@@ -137,6 +137,22 @@ def test_protective_exits_must_cross_their_level_inside_the_candle_and_carry_rig
     assert wrong.verdict == UNEXPLAINED and "does not equal the fills and fees" in wrong.reason
 
 
+def test_a_sell_whose_price_columns_disagree_with_the_fills_is_unexplained():
+    """
+    Given a round trip whose SELL row has its exit_price, or its entry_price, changed
+    When audited
+    Then the SELL is unexplained naming the column
+    """
+    buy = row("buy", at(4), signal_bar=3)
+    sell = row("sell", at(9), signal_bar=8, reason="signal", price=101.0, qty=0.000999,
+               pnl=pnl_of(100.0, 101.0))
+    signals = signals_with(b3=1, b8=-1)
+    for column, words in (("exit_price", "exit_price differs"), ("entry_price", "is not the")):
+        tampered = dict(sell, **{column: "150"})
+        found = audit_rows([buy, tampered], signals)[1]
+        assert found.verdict == UNEXPLAINED and words in found.reason
+
+
 def test_sells_without_position_wipes_and_double_buys():
     """
     Given a SELL with nothing bought, a testnet-wipe row, and two BUYs in a row

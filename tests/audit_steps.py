@@ -1,4 +1,5 @@
-"""Runs features/audit.feature: ``audit`` over the bot's own runs, clean and tampered."""
+"""Steps of features/audit.feature (run by tests/test_live_history.py): ``audit`` over the
+bot's own long runs, clean and tampered."""
 
 from __future__ import annotations
 
@@ -9,11 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from pytest_bdd import given, parsers, scenarios, then, when
+from pytest_bdd import given, parsers, then, when
 
 from tests.live_runs import copy_data_dir, replay_run, restart_run
-
-scenarios("audit.feature")
 
 TIME = "%Y-%m-%dT%H:%M:%SZ"
 
