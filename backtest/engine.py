@@ -376,6 +376,24 @@ def _first_hits_flat(
     return hit
 
 
+def segment_mask(n: int, start: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """A boolean mask of ``n`` bars, True inside each [start, start + length) range; the
+    ranges must be in time order and not overlap. One fill: the runs of False and True
+    alternate, so it is a single ``np.repeat``."""
+    k = start.size
+    if k == 0:
+        return np.zeros(n, dtype=bool)
+    ends = start + lengths
+    runs = np.empty(2 * k + 1, dtype=np.int64)
+    runs[0] = start[0]
+    runs[2:-1:2] = start[1:] - ends[:-1]
+    runs[1::2] = lengths
+    runs[-1] = n - ends[-1]
+    pattern = np.zeros(2 * k + 1, dtype=bool)
+    pattern[1::2] = True
+    return np.repeat(pattern, runs)
+
+
 def _first_hits_disjoint(
     long: np.ndarray, start: np.ndarray, lengths: np.ndarray, ends: np.ndarray,
     hit: np.ndarray, stop: np.ndarray, target: np.ndarray, high: np.ndarray, low: np.ndarray,
@@ -383,10 +401,7 @@ def _first_hits_disjoint(
     """``_first_hits_flat`` for ranges in time order that never overlap (the usual case):
     the ranges' bars are one boolean mask, and only the reaching bars are mapped back to
     their position, so no per-bar index array is built."""
-    n = high.size
-    edges = np.bincount(start, minlength=n + 1)[: n + 1]
-    edges -= np.bincount(ends, minlength=n + 1)[: n + 1]
-    inside = np.cumsum(edges[:n]) > 0
+    inside = segment_mask(high.size, start, lengths)
     lo, hi = low[inside], high[inside]
     st, tg = np.repeat(stop, lengths), np.repeat(target, lengths)
     if long.all():

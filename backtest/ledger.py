@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backtest.engine import FillRules, Trades
+from backtest.engine import FillRules, Trades, segment_mask
 from risk.pnl import commission_on, directional_pnl
 
 
@@ -130,10 +130,7 @@ def _add_open_pnl(equity: np.ndarray, trades: Trades, ledger: Ledger, close: np.
     """``equity_curve``'s open P&L for positions held one at a time: the held bars are a
     boolean mask (ascending, each bar once), so no per-bar index arrays are built. Same
     expression, same order of operations, so the same numbers bit for bit."""
-    n = close.size
-    edges = np.bincount(trades.entry_bar, minlength=n + 1)[: n + 1]
-    edges -= np.bincount(held_end, minlength=n + 1)[: n + 1]
-    held = np.cumsum(edges[:n]) > 0
+    held = segment_mask(close.size, trades.entry_bar, lengths)
     entry_fee = rules.commission * ledger.entry_value
     diff = close[held] - np.repeat(trades.entry_price, lengths)
     if (trades.direction < 0).any():

@@ -221,3 +221,20 @@ def test_first_hits_on_ranges_in_time_order_agree_with_the_per_trade_scan():
     want = [_first_level_bar(1 if long[k] else -1, high, low, int(start[k]), int(limit[k]),
                              float(stop[k]), float(target[k])) for k in range(start.size)]
     assert got.tolist() == want
+
+
+def test_segment_mask_marks_each_range_once():
+    """
+    Given ranges in time order: one at the start, an empty one, two touching, one to the end
+    When their mask over 12 bars is built
+    Then exactly the bars inside them are True, and no range gives an all-False mask
+    """
+    from backtest.engine import segment_mask
+
+    start, lengths = np.array([0, 3, 4, 6, 9]), np.array([2, 0, 2, 2, 3])
+    got = segment_mask(12, start, lengths)
+    want = np.zeros(12, dtype=bool)
+    for s_, n_ in zip(start, lengths, strict=True):
+        want[s_:s_ + n_] = True
+    assert got.tolist() == want.tolist()
+    assert not segment_mask(5, np.array([], dtype=np.int64), np.array([], dtype=np.int64)).any()
