@@ -11,8 +11,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 from pathlib import Path
+
+# numpy's OpenBLAS starts a thread per core when imported (about 60 ms of every command's
+# start here); nothing in the project needs threaded BLAS, and one thread is deterministic and
+# fork-safe (docs/decisions/0155-fast-fills.md). A user's own setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 PROJECT_DIR = Path(__file__).resolve().parent
 

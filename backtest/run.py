@@ -11,8 +11,12 @@ import numpy as np
 from backtest.engine import BacktestError, FillRules, Trades, simulate
 from backtest.ledger import Ledger, build_ledger, equity_curve
 from backtest.metrics import exit_reasons, performance_summary
+from backtest.orders import OrderRules, simulate_orders
 from backtest.time_range import TimeRange, with_warmup
-from backtest.trading_day import DEFAULT_DAY_START
+from backtest.trading_day import DEFAULT_DAY_START, day_numbers
+from strategies.bars import infer_mintick
+from strategies.orders import intents
+from strategies.registry import STRATEGIES, get_strategy
 
 # Default quantity step of percent-of-equity sizing: Binance's BTC/USDT LOT_SIZE step.
 DEFAULT_LOT = 0.00001
@@ -61,8 +65,6 @@ def strategy_signals(candles, name: str, params: Mapping[str, Any] | None,
     ``mintick`` is the price step bar strategies place stops on (None: from the prices).
     Raises BacktestError (one line) for an unknown strategy or a rejected parameter.
     """
-    from strategies.registry import STRATEGIES, get_strategy
-
     name = str(name).strip().lower()
     if name not in STRATEGIES:
         raise BacktestError(f"strategy {name!r} is unknown; choose one of {', '.join(STRATEGIES)}")
@@ -161,8 +163,6 @@ def ranged_signals(candles, strategy: str, params: Mapping[str, Any] | None,
 
 def resolve_mintick(candles, mintick: float | None) -> float:
     """``mintick`` when given (checked), else the candles' price step from their decimals."""
-    from strategies.bars import infer_mintick
-
     if mintick is None:
         cols = [candles[c].to_numpy(dtype=np.float64) for c in ("open", "high", "low", "close")]
         return infer_mintick(*cols)
@@ -173,8 +173,6 @@ def resolve_mintick(candles, mintick: float | None) -> float:
 
 def uses_orders(strategy: str, broker: BrokerSettings) -> bool:
     """True when the order broker must run: stop entries, percent sizing or a risk rule."""
-    from strategies.registry import get_strategy
-
     record = get_strategy(strategy)
     return (record.stop_entries or broker.qty_percent is not None
             or record.intraday_loss_param is not None)
@@ -191,11 +189,6 @@ def run_on_intents(
     progress: Callable[[float], None] | None = None,
 ) -> BacktestResult:
     """Run the strategy frame's order intents through ``backtest.orders`` and report them."""
-    from backtest.orders import OrderRules, simulate_orders
-    from backtest.trading_day import day_numbers
-    from strategies.orders import intents
-    from strategies.registry import get_strategy
-
     if not capital > 0:
         raise BacktestError(f"capital {capital!r} must be a positive amount (e.g. 10000)")
     if len(candles) < 2:

@@ -14,6 +14,7 @@ import numpy as np
 from backtest.engine import END, SIGNAL, STOP_LOSS, TAKE_PROFIT, Trades
 from backtest.ledger import Ledger
 from core.formatting import significant
+from strategies.registry import STRATEGIES
 
 DEFAULT_IDS = ("Long", "Short")
 # 4 is backtest.orders.INTRADAY_LOSS (strategy.risk.max_intraday_loss closed the position).
@@ -23,8 +24,6 @@ EXIT_IDS = {STOP_LOSS: "Stop-loss", TAKE_PROFIT: "Take-profit", END: "Open",
 
 def signal_ids(strategy: str) -> tuple[str, str]:
     """TradingView's long and short order ids of the strategy (generic ones if unknown)."""
-    from strategies.registry import STRATEGIES
-
     record = STRATEGIES.get(str(strategy).strip().lower())
     return record.entry_ids if record else DEFAULT_IDS
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import errno
 import re
 
-from core.errors import ExchangeUnavailable
+from core.errors import ExchangeRefused, ExchangeUnavailable
 
 DEFAULT_LIMIT = 5
 # A full disk or quota heals when space is freed: the bot keeps going (and back-fills later).
@@ -41,8 +41,6 @@ def signature(exc: BaseException) -> str:
 
 def is_refusal(exc: BaseException) -> bool:
     """True for an exchange refusal that no retry can fix."""
-    from exchange.client import ExchangeRefused
-
     return isinstance(exc, ExchangeRefused)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from core.errors import InputError
 from core.types import ExchangeKind
+from strategies.params import FACTOR_KEYS, PERCENT_KEYS, check_value
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
@@ -241,8 +242,6 @@ def _strategy_params(env: Mapping[str, str]) -> dict[str, int | float]:
             f"RSI_OVERSOLD={params['RSI_OVERSOLD']} must be below"
             f" RSI_OVERBOUGHT={params['RSI_OVERBOUGHT']}; accepted: RSI_OVERSOLD < RSI_OVERBOUGHT"
         )
-    from strategies.params import FACTOR_KEYS, PERCENT_KEYS, check_value
-
     for key in ("SUPERTREND_ATR", "BB_LENGTH", "KC_LENGTH", "KC_ATR", "CHANNEL_LENGTH",
                 *FACTOR_KEYS, *PERCENT_KEYS):
         try:

@@ -37,3 +37,19 @@ def test_freed_arrays_are_reused_without_new_page_faults():
         faults[mode] = int(done.stdout.strip())
     assert faults["off"] > 2000
     assert faults["on"] < faults["off"] / 20
+
+
+def test_main_keeps_blas_single_threaded_unless_the_user_says_otherwise():
+    """
+    Given main.py imported without OPENBLAS_NUM_THREADS, then with it set to 2
+    When the variable is read
+    Then it is 1 by default and the user's 2 otherwise
+    """
+    import os
+
+    code = "import os, main; print(os.environ['OPENBLAS_NUM_THREADS'])"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    for extra, want in (({}, "1"), ({"OPENBLAS_NUM_THREADS": "2"}, "2")):
+        done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, text=True,
+                              capture_output=True, env={**env, **extra}, timeout=60)
+        assert done.stdout.strip() == want, done.stderr
