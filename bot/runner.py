@@ -132,6 +132,9 @@ class CycleStatus(StrEnum):
     NO_NEW_CANDLE = "no new closed candle"
     DATA_ENDED = "the candle data ended"  # a replay's last candle was handled before
     SKIPPED = "skipped"  # no usable candles, or the cycle failed; ``reason`` says why
+    # The candle file is still being back-filled up to the latest candle: no signal can be
+    # the stored history's yet, so the loop pages on at once instead of waiting for a close.
+    CATCHING_UP = "catching up on missed candles"
 
 
 @dataclass(frozen=True)
@@ -266,11 +269,15 @@ class TradingBot:
             log.info("Reconcile: %s", line)
         self.events.ready(notes, self.clock.now_ms())
         status = 0
+        result: CycleResult | None = None
         try:
             while not self.done():
-                if not self.wait_for_close():
+                if result is not None and result.status is CycleStatus.CATCHING_UP:
+                    self.catch_up_pause()
+                elif not self.wait_for_close():
                     break
-                self.report(self.run_cycle())
+                result = self.run_cycle()
+                self.report(result)
         except BotStop as stop:
             self.stop_reason, status = str(stop), stop.status
             log.error("%s", stop)
@@ -308,6 +315,13 @@ class TradingBot:
                 step_ms = min(step_ms, self._price_poll_ms)
             self.sleep_ms(max(step_ms, 1))
         return False
+
+    def catch_up_pause(self) -> None:
+        """Between back-fill pages: the open position's stop-loss / take-profit still count."""
+        self.events.tick(self.clock.now_ms())
+        self.heartbeat_if_due(self.clock.now_ms())
+        if self.positions.position is not None or self.armed_stops():
+            self.check_protective_exit()
 
     def armed_stops(self) -> bool:
         """True while the position manager holds armed stop entries to watch."""
@@ -392,6 +406,16 @@ class TradingBot:
             if frame.empty:
                 return CycleResult(CycleStatus.DATA_ENDED)
         store = self.recorder.store(frame)
+        if not store.complete:
+            # The signal must be the one the stored file gives, and the file still lacks
+            # candles before the latest: this cycle only stores.
+            last_ms = int(frame["timestamp"].iloc[-1])
+            if store.backfilled:  # progress: the next page follows at once
+                return CycleResult(CycleStatus.CATCHING_UP, candle_ms=last_ms, reason=(
+                    f"back-filled {store.backfilled} missed candles, more to go"))
+            self.cycles_skipped += 1
+            return CycleResult(CycleStatus.SKIPPED, candle_ms=last_ms,
+                               reason="the back-fill of missed candles did not get on")
         stored = store.appended
         last_ts = int(frame["timestamp"].iloc[-1])
         done_ts = self.positions.last_candle_ms

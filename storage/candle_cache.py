@@ -1,14 +1,14 @@
 """A columnar copy of a candle file, so a repeated read skips parsing the CSV.
 
-The copy is one file, ``.<name>.columns`` beside the candle file (or, when that folder is not
-writable, in ``$XDG_CACHE_HOME/paperbot/candles/``, ``~/.cache/...``): a small JSON header (the
-key, the reader's one-line notes) and the six columns as one float64 block, memory-mapped on
-read. It is
-keyed by the source file's size and modification time (nanoseconds): any change to the file,
-an append by the bot included, makes the key differ and the copy is rebuilt from the file on
-the next read. The copy holds candles that already passed the reader's checks, so a hit is
-not validated again. A copy that cannot be written or read back is ignored (the file is
-parsed as before), never an error. See docs/decisions/0154-candle-cache.md.
+The copy is one file in ``$XDG_CACHE_HOME/paperbot/candles/`` (``~/.cache/...``) named by a hash
+of the candle file's absolute path, or beside the candle file (``.<name>.columns``) when that
+folder cannot be used: a small JSON header (the key, the reader's one-line notes) and the six
+columns as one float64 block, memory-mapped on read. It is keyed by the source file's size and
+modification time (nanoseconds): any change to the file, an append by the bot included, makes
+the key differ and the copy is rebuilt from the file on the next read. The copy holds candles
+that already passed the reader's checks, so a hit is not validated again. A copy that cannot
+be written or read back is ignored (the file is parsed as before), never an error. See
+docs/decisions/0154-candle-cache.md.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ MIN_BYTES = 1_000_000
 ALIGN = 64
 
 
-def cache_path(source: Path, beside: bool = True) -> Path:
-    """Where the columnar copy of ``source`` lives: beside it, or in the user's cache folder."""
+def cache_path(source: Path, beside: bool = False) -> Path:
+    """Where the columnar copy of ``source`` lives: in the user's cache folder, keyed by the
+    file's absolute path, or (``beside``) next to the file."""
     if beside:
         return source.with_name(f".{source.name}.columns")
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
@@ -126,7 +127,9 @@ def cached_read(
     if before.st_size < min_bytes or not path.is_file():
         return reader(path)
     key = _key(before)
-    places = (cache_path(path, beside=True), cache_path(path, beside=False))
+    # The user's cache folder first: a data folder, a checkout's fixtures or a shared
+    # read-only copy stay as they are; beside the file only when that folder cannot be used.
+    places = (cache_path(path, beside=False), cache_path(path, beside=True))
     for copy in places:
         hit = _read_copy(copy, key)
         if hit is not None:

@@ -9,6 +9,7 @@ damaged on the way in (nothing else is replaced).
 from __future__ import annotations
 
 import math
+import time
 
 import pandas as pd
 import pytest
@@ -160,7 +161,10 @@ def test_flag_combinations_argparse_cannot_see_exit_2_with_one_line(quick_runs, 
 # --- damaged files at start ----------------------------------------------------------------
 
 CANDLES_DAMAGED = HEADER + candle_rows(2) + "1704067320000,102,1O4,101,103,5.0\n" + GOOD_ROW
-CANDLES_TORN = HEADER + candle_rows(3) + "1704067380000,10"
+# Recent candles: the bot back-fills every candle since the file's last row, and a 2024 file
+# would make this start page in two years of minutes first.
+TORN_START_MS = (int(time.time() * 1000) // 60_000 - 30) * 60_000
+CANDLES_TORN = HEADER + candle_rows(3, TORN_START_MS) + f"{TORN_START_MS + 3 * 60_000},10"
 STATE_TRUNCATED = '{"version": 1, "symbol": "BTC/US'
 JOURNAL_JUNK = b'garbage,"unterminated\nmore junk\n'
 REPLAY_BAD = HEADER + candle_rows(2) + "1704067320000,102,90,101,103,5\n"
@@ -222,7 +226,7 @@ def test_truncated_last_candle_line_is_repaired_not_moved(file_runs):
     assert done.returncode == 0, done.stderr
     assert not list((folder / "data").glob("*.corrupt-*"))
     candles = read_candles(folder / "data" / "historical_data.csv")
-    assert candles["timestamp"].iloc[:3].tolist() == [1_704_067_200_000 + i * 60_000
+    assert candles["timestamp"].iloc[:3].tolist() == [TORN_START_MS + i * 60_000
                                                       for i in range(3)]
     assert "cut a partial last line" in (folder / "logs" / "trading.log").read_text()
 

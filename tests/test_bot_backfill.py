@@ -173,3 +173,33 @@ def test_a_last_row_cut_inside_its_volume_is_replaced_by_the_exchanges(tmp_path,
     caplog.clear()
     CandleRecorder(PagedExchange([], 0), path, TF).store(window)
     assert "differs" not in caplog.text
+
+
+def test_a_bot_behind_by_more_than_a_cycles_pages_catches_up_then_acts(tmp_path, monkeypatch):
+    """
+    Given a bot whose candle file ends 2,500 candles before the exchange's last closed one
+     and a back-fill of 1 page (1000 candles) a cycle
+    When the bot runs for one closed candle
+    Then it pages on cycle after cycle without waiting for a candle close or counting a failure
+    And it acts once, on a complete file that holds every candle once
+    """
+    import bot.backfill
+    from tests.bot_harness import HARNESS_START_MS, BotHarness
+
+    monkeypatch.setattr(bot.backfill, "PAGES_PER_CYCLE", 1)
+    harness = BotHarness(tmp_path, start_ms=HARNESS_START_MS)
+    try:
+        path = harness.settings.data_dir / "historical_data.csv"
+        stamps = [HARNESS_START_MS - (2_500 - i) * TF for i in range(3)]
+        append_candles(path, candles(stamps))
+        runner = harness.new_bot(1)
+        runner.recorder.pages_per_cycle = 1
+        started = harness.clock.now_ms()
+        assert runner.run() == 0
+        stored = read_candles(path)["timestamp"].to_numpy()
+        assert stored[0] == stamps[0] and (stored[1:] - stored[:-1] == TF).all()
+        assert (runner.candles_processed, runner.cycles_skipped) == (1, 0)
+        # Three catch-up cycles ran back to back: the clock moved about one candle, not four.
+        assert harness.clock.now_ms() - started < 2 * TF + 60_000
+    finally:
+        harness.close()

@@ -13,6 +13,12 @@ from storage import candle_cache
 from storage.candle_cache import cache_path, cached_read
 
 
+@pytest.fixture(autouse=True)
+def own_cache_folder(tmp_path, monkeypatch):
+    """Each test's copies go to its own cache folder, never the user's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+
+
 @pytest.fixture
 def counted_reader():
     """A reader that counts how often it parses the file."""
@@ -38,7 +44,7 @@ def test_a_repeated_read_comes_from_the_copy_until_the_file_changes(tmp_path, co
     again, notes_again = cached_read(path, reader, min_bytes=0)
     assert len(calls) == 1 and notes_again == notes == ("a note",)
     pd.testing.assert_frame_equal(first, again)
-    assert cache_path(path).is_file()
+    assert cache_path(path).is_file() and not cache_path(path, beside=True).exists()
     with path.open("a") as handle:
         handle.write("1704079200000,1,1,1,1,1\n")
     newer, _ = cached_read(path, reader, min_bytes=0)
@@ -61,22 +67,21 @@ def test_a_damaged_copy_is_ignored_and_rebuilt(tmp_path, counted_reader):
     assert len(calls) == 2
 
 
-def test_an_unwritable_folder_falls_back_to_the_user_cache(tmp_path, counted_reader,
-                                                           monkeypatch):
+def test_an_unusable_cache_folder_falls_back_to_beside_the_file(tmp_path, counted_reader,
+                                                                monkeypatch):
     """
-    Given a folder where the copy cannot be written (a directory holds its name)
-    When the file is read twice
-    Then the copy goes to $XDG_CACHE_HOME/paperbot/candles and serves the second read
+    Given a user cache folder where the copy cannot be written (a file holds its name)
+    When the candle file is read twice
+    Then the copy goes beside the file as .<name>.columns and serves the second read
     """
     reader, calls = counted_reader
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    (tmp_path / "xdg").write_text("not a folder")
     path = tmp_path / "c.csv"
     synthetic_candles(50, seed=3).to_csv(path, index=False)
-    cache_path(path).mkdir()
     cached_read(path, reader, min_bytes=0)
     cached_read(path, reader, min_bytes=0)
     assert len(calls) == 1
-    assert list((tmp_path / "xdg" / "paperbot" / "candles").glob("*.columns"))
+    assert (tmp_path / ".c.csv.columns").is_file()
 
 
 def test_small_files_are_not_copied_and_errors_pass_through(tmp_path, counted_reader):
