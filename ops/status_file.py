@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.events import BotEvents, CandleEvent
-from storage.atomic import write_atomic
+from storage.atomic import temp_files_for, write_atomic
 
 STATUS_FILE = "status.json"
 WRITE_EVERY_S = 5.0  # heartbeats
@@ -30,6 +30,10 @@ class StatusFile(BotEvents):
                  wall: Callable[[], float] = time.time) -> None:
         self.path = Path(data_dir) / STATUS_FILE
         self.wall = wall
+        # A bot killed mid-write leaves its temp file; this bot holds the folder's lock, so no
+        # other writer's file is among them.
+        for leftover in temp_files_for(self.path):
+            leftover.unlink(missing_ok=True)
         speed = float(facts.get("speed", 1.0))
         timeframe_s = float(facts["timeframe_seconds"])
         now = wall()

@@ -3,6 +3,7 @@
 from bot.events import CandleEvent
 from ops.figures import trade_figures
 from ops.status_file import StatusFile, read_status_file
+from storage.atomic import TEMP_PREFIX, TEMP_SUFFIX
 
 DAY = 86_400_000
 
@@ -55,3 +56,17 @@ def test_trade_figures_count_this_symbols_closed_trades_today_and_in_total():
     figures = trade_figures(rows, "BTC/USDT", DAY + 3_600_000)
     assert (figures.fills, figures.trades, figures.pnl) == (3, 2, 1.0)
     assert (figures.trades_today, figures.pnl_today) == (1, -0.5)
+
+
+def test_a_temp_file_left_by_a_killed_write_is_removed_at_start(tmp_path):
+    """
+    Given a data folder holding the temp file of a status write cut short by a kill
+    When the next bot's status file starts
+    Then the leftover is gone and the status file is written whole
+    """
+    leftover = tmp_path / f"{TEMP_PREFIX}status.json.f9sbg9lb{TEMP_SUFFIX}"
+    leftover.write_text('{"pid": 1')
+    status = StatusFile(tmp_path, {"timeframe_seconds": 60})
+    status.ready([], 0)
+    assert not leftover.exists()
+    assert read_status_file(tmp_path)["running"] is True
