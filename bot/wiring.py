@@ -134,20 +134,36 @@ def start_local_exchange(
             ahead_ms = saved_ms - clock.now_ms()
             clock.advance(ahead_ms / 1000)
             if ahead_ms > timeframe_ms and start_ms is None:
+                if speed == 1.0:
+                    # In real time the clock would never catch up: every candle and trade of
+                    # this run would be stamped hours (or days) in the future.
+                    raise StartupError(saved_clock_refusal(settings.data_dir, state_path,
+                                                           ahead_ms))
                 notes.append(saved_clock_note(state_path, ahead_ms))
     server.start()
     return LocalExchange(server=server, clock=clock, description=description, notes=notes)
 
 
-def saved_clock_note(path: Path, ahead_ms: int) -> str:
-    """The warning for a saved local-exchange clock ahead of real time (a --speed run)."""
+def _ahead_text(ahead_ms: int) -> str:
     hours = ahead_ms / 3_600_000
     if hours >= 48:
-        ahead = f"{hours / 24:.0f} days"
-    elif hours >= 1:
-        ahead = f"{hours:.0f}h"
-    else:
-        ahead = f"{max(1, round(hours * 60))} min"
+        return f"{hours / 24:.0f} days"
+    if hours >= 1:
+        return f"{hours:.0f}h"
+    return f"{max(1, round(hours * 60))} min"
+
+
+def saved_clock_refusal(data_dir: Path, path: Path, ahead_ms: int) -> str:
+    """The one line refusing a real-time run on a local exchange saved ahead of real time."""
+    return (f"{path}: the local exchange's saved clock is {_ahead_text(ahead_ms)} ahead of real"
+            " time (a faster --speed run saved it), so a real-time run would stamp every candle"
+            " and trade in the future. Go on at that pace (--speed max or --speed 60), or start"
+            f" real time afresh with another --data-dir (or move the files of {data_dir} away)")
+
+
+def saved_clock_note(path: Path, ahead_ms: int) -> str:
+    """The warning for a saved local-exchange clock ahead of real time (a --speed run)."""
+    ahead = _ahead_text(ahead_ms)
     return (f"{path}: the local exchange's saved clock is {ahead} ahead of real"
             " time (a faster --speed run saved it); it continues from there. Remove the file to"
             " start the local exchange at the real time")

@@ -8,6 +8,7 @@ from bot.wiring import (
     StartupError,
     future_time_problem,
     saved_clock_note,
+    saved_clock_refusal,
     start_local_exchange,
 )
 from config.settings import load_settings
@@ -70,10 +71,31 @@ def test_the_bot_refuses_to_start_on_a_state_from_the_future(tmp_path):
         harness.close()
 
 
-def test_a_saved_local_clock_ahead_of_real_time_is_noted(tmp_path):
+def test_a_saved_local_clock_ahead_of_real_time_refuses_a_real_time_run(tmp_path):
     """
     Given a local exchange saved by a run whose clock was 3 hours ahead of real time
-    When the local exchange starts again at real time
+    When the local exchange starts again in real time (speed 1)
+    Then StartupError (exit 2) says in one line how far ahead, why, and the two ways on
+    """
+    import time
+
+    settings = settings_in(tmp_path)
+    ahead = int(time.time() * 1000) + 3 * 3_600_000
+    first = start_local_exchange(settings, speed=1.0, seed=1, start_ms=ahead)
+    first.server.stop()
+    with pytest.raises(StartupError) as caught:
+        start_local_exchange(settings, speed=1.0, seed=1)
+    message = str(caught.value)
+    assert caught.value.status == 2 and "\n" not in message
+    assert "saved clock is 3h ahead" in message and "in the future" in message
+    assert "--speed max" in message and "--data-dir" in message
+    assert "is 45 min ahead" in saved_clock_refusal(tmp_path, tmp_path / "x", 45 * 60_000)
+
+
+def test_a_saved_local_clock_ahead_of_real_time_is_noted_on_a_fast_run(tmp_path):
+    """
+    Given a local exchange saved by a run whose clock was 3 hours ahead of real time
+    When the local exchange starts again at --speed 60
     Then it continues from the saved clock and a note says how far ahead and how to reset it
     """
     import time
@@ -82,7 +104,7 @@ def test_a_saved_local_clock_ahead_of_real_time_is_noted(tmp_path):
     ahead = int(time.time() * 1000) + 3 * 3_600_000
     first = start_local_exchange(settings, speed=1.0, seed=1, start_ms=ahead)
     first.server.stop()
-    second = start_local_exchange(settings, speed=1.0, seed=1)
+    second = start_local_exchange(settings, speed=60.0, seed=1)
     try:
         assert second.clock.now_ms() >= ahead
         assert len(second.notes) == 1 and "saved clock is 3h ahead" in second.notes[0]
