@@ -275,21 +275,22 @@ def simulate_loop(
     return _to_trades(rows)
 
 
+# Trades' fields in row order with their dtypes; rows may stop after ``seen_low``.
+_TRADE_FIELDS = (("direction", np.int8), ("entry_bar", np.int64), ("entry_price", np.float64),
+                 ("exit_bar", np.int64), ("exit_price", np.float64), ("reason", np.int8),
+                 ("seen_high", np.float64), ("seen_low", np.float64), ("qty", np.float64),
+                 ("entry_high", np.float64), ("entry_low", np.float64))
+
+
+def trades_from_rows(rows: list[tuple], width: int = 8) -> Trades:
+    """Trades from per-trade tuples of the first ``width`` fields of ``_TRADE_FIELDS``."""
+    cols = list(zip(*rows, strict=True)) if rows else [()] * width
+    return Trades(**{name: np.array(col, dtype=dtype)
+                     for (name, dtype), col in zip(_TRADE_FIELDS[:width], cols, strict=True)})
+
+
 def _to_trades(rows: list[tuple[int, int, float, int, float, int, float, float]]) -> Trades:
-    if rows:
-        cols = list(zip(*rows, strict=True))
-    else:
-        cols = [()] * 8
-    return Trades(
-        direction=np.array(cols[0], dtype=np.int8),
-        entry_bar=np.array(cols[1], dtype=np.int64),
-        entry_price=np.array(cols[2], dtype=np.float64),
-        exit_bar=np.array(cols[3], dtype=np.int64),
-        exit_price=np.array(cols[4], dtype=np.float64),
-        reason=np.array(cols[5], dtype=np.int8),
-        seen_high=np.array(cols[6], dtype=np.float64),
-        seen_low=np.array(cols[7], dtype=np.float64),
-    )
+    return trades_from_rows(rows)
 
 
 # Gathered elements per block of the vectorised SL/TP scan (about 30 MB of temporaries).

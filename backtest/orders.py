@@ -45,6 +45,7 @@ from backtest.engine import (
     FillRules,
     Trades,
     protective_levels,
+    trades_from_rows,
 )
 from strategies.orders import Intents
 
@@ -384,17 +385,4 @@ def simulate_orders(
 
 
 def _to_trades(rows: list[tuple]) -> Trades:
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 11
-    return Trades(
-        direction=np.array(cols[0], dtype=np.int8),
-        entry_bar=np.array(cols[1], dtype=np.int64),
-        entry_price=np.array(cols[2], dtype=np.float64),
-        exit_bar=np.array(cols[3], dtype=np.int64),
-        exit_price=np.array(cols[4], dtype=np.float64),
-        reason=np.array(cols[5], dtype=np.int8),
-        seen_high=np.array(cols[6], dtype=np.float64),
-        seen_low=np.array(cols[7], dtype=np.float64),
-        qty=np.array(cols[8], dtype=np.float64),
-        entry_high=np.array(cols[9], dtype=np.float64),
-        entry_low=np.array(cols[10], dtype=np.float64),
-    )
+    return trades_from_rows(rows, width=11)

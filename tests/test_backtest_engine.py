@@ -347,3 +347,20 @@ def test_progress_is_reported_up_to_one():
         assert seen[-1] == 1.0
         assert len(seen) > calls
         assert seen == sorted(seen)
+
+
+def test_trades_from_rows_fills_the_first_fields_and_keeps_dtypes():
+    """
+    Given two trade rows of the eight signal-engine fields and one of all eleven broker fields
+    When they become Trades
+    Then each field is an array of its dtype, and the optional fields are set only when given
+    """
+    from backtest.engine import trades_from_rows
+
+    short = trades_from_rows([(1, 3, 10.0, 5, 11.0, 0, 11.5, 9.5), (-1, 6, 12.0, 8, 11.0, 1,
+                                                                      12.5, 10.5)])
+    assert short.direction.dtype == np.int8 and short.entry_bar.tolist() == [3, 6]
+    assert short.qty is None and short.seen_low.tolist() == [9.5, 10.5]
+    full = trades_from_rows([(1, 3, 10.0, 5, 11.0, 0, 11.5, 9.5, 0.1, 10.2, 9.9)], width=11)
+    assert full.qty.tolist() == [0.1] and full.entry_low.dtype == np.float64
+    assert len(trades_from_rows([], width=11)) == 0
