@@ -14,23 +14,7 @@ import pandas as pd
 import pytest
 
 from strategies import channels as ch
-from tests.conftest import require_tv_reference
-
-TOLERANCE = 1e-9
-
-
-def load(name: str) -> pd.DataFrame:
-    """One TradingView export as a frame."""
-    return pd.read_csv(require_tv_reference(name))
-
-
-def assert_parity(ours: np.ndarray, theirs: pd.Series) -> None:
-    """Same na bars, and values within 1e-9 where defined."""
-    expected = theirs.to_numpy(dtype=np.float64)
-    assert np.array_equal(np.isnan(ours), np.isnan(expected)), "na warm-up differs"
-    defined = ~np.isnan(expected)
-    assert defined.any()
-    assert np.max(np.abs(ours[defined] - expected[defined])) <= TOLERANCE
+from tests.tv_support import assert_parity, load
 
 
 def hlc(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
