@@ -73,6 +73,12 @@ Feature: The bot survives crashes and exchange faults without losing or doubling
     Then each stops with exit 2 and one line naming the file, the year 2100 and the fix
     And no file in those folders was changed
 
+  Scenario: A real-time run on a built-in exchange saved ahead by a fast run is refused
+    Given a data folder whose built-in exchange a fast run saved 3 hours ahead of real time
+    When the bot starts on each folder
+    Then each stops with exit 2 and one line saying it is 3h ahead, with the two ways on
+    And no file in those folders was changed
+
   Scenario: Bad numbers in the state file are refused and the file kept aside
     Given data folders whose state holds a NaN quantity, an infinite entry price and a negative entry price
     When the bot starts on each folder

@@ -195,6 +195,32 @@ def future_folders(world):
                      "candles": (None, f"{YEAR_2100_MS},100,101,99,100,5\n")})
 
 
+@given("a data folder whose built-in exchange a fast run saved 3 hours ahead of real time")
+def saved_ahead_folder(world):
+    from bot.wiring import start_local_exchange
+    from config.settings import load_settings
+
+    data = world["dir"] / "ahead"
+    settings = load_settings({"DATA_DIR": str(data), "LOGS_DIR": str(world["dir"] / "l")},
+                             env_file=world["dir"] / "absent.env")
+    ahead_ms = int(time.time() * 1000) + 3 * 3_600_000
+    start_local_exchange(settings, speed=float("inf"), seed=1, start_ms=ahead_ms).server.stop()
+    world["folders"] = {"ahead": data}
+    world["saved_exchange"] = (data / "local_exchange.json").read_bytes()
+    # The shared "no file changed" check leaves the exchange file out; the Then checks it.
+    world["before"] = {"ahead": sorted((p.name, p.read_bytes()) for p in data.iterdir()
+                                       if p.name != "local_exchange.json")}
+
+
+@then("each stops with exit 2 and one line saying it is 3h ahead, with the two ways on")
+def ahead_refused(world):
+    line = _one_line(world["runs"]["ahead"])
+    assert "local_exchange.json" in line and "3h ahead" in line and "in the future" in line
+    assert "--speed max" in line and "--data-dir" in line, line
+    saved = world["folders"]["ahead"] / "local_exchange.json"
+    assert saved.read_bytes() == world["saved_exchange"]
+
+
 @given("data folders whose state holds a NaN quantity, an infinite entry price and a negative"
        " entry price")
 def bad_state_folders(world):
