@@ -412,3 +412,24 @@ def parity_run(n: int = CANDLES, seed: int = SEED, strategy: str = STRATEGY,
 def entry_price_gap(run: ParityRun, pairs: list[tuple[Trade, Trade]]) -> np.ndarray:
     """Relative gap bot entry / backtest entry - 1 over matched pairs."""
     return np.array([b.entry_price / a.entry_price - 1 for a, b in pairs])
+
+
+def tiny_run(bot: list[Trade], backtest: list[Trade], polls: Any = (), lows: Any = None,
+             highs: Any = None, start_bar: int = 2) -> ParityRun:
+    """A made-up 12-candle run at 100 for the small parity cases (trades, polls, extremes)."""
+    n = 12
+    candles = pd.DataFrame({
+        "timestamp": np.arange(n, dtype="int64") * TIMEFRAME_MS,
+        "open": np.full(n, 100.0), "close": np.full(n, 100.0), "volume": np.ones(n),
+        "high": np.array(highs if highs is not None else [100.3] * n, dtype=float),
+        "low": np.array(lows if lows is not None else [99.7] * n, dtype=float),
+    })
+    return ParityRun(candles=candles, start_bar=start_bar, last_bar=n - 2, bot=list(bot),
+                     backtest=list(backtest), polls=list(polls), stored=candles, journal=None,
+                     fills=[], price_at=None, stop_loss=0.004, take_profit=0.006,
+                     offset_ms=2000)
+
+
+def at(bar: int, second: int) -> int:
+    """Clock ms of ``second`` seconds into candle ``bar`` of a ``tiny_run``."""
+    return bar * TIMEFRAME_MS + second * 1000

@@ -175,6 +175,12 @@ def bot_environment(overrides: Mapping[str, str] | None = None) -> dict[str, str
     return env
 
 
+def bot_argv(url: str, workdir: Path, extra: Iterable[str] = ()) -> list[str]:
+    """The arguments after ``main.py`` of a bot under test pointed at ``url``."""
+    return ["--exchange-url", url, "--data-dir", str(workdir / "data"), "--logs-dir",
+            str(workdir / "logs"), "--quiet", *extra]
+
+
 class BotProcess:
     """``python main.py --exchange-url URL --data-dir D --logs-dir L --quiet`` in a child.
 
@@ -188,11 +194,13 @@ class BotProcess:
         self.started = time.monotonic()
         with (self.workdir / "bot-stderr.txt").open("ab") as err:
             self.proc = subprocess.Popen(
-                [PYTHON, "main.py", "--exchange-url", url, "--data-dir",
-                 str(self.workdir / "data"), "--logs-dir", str(self.workdir / "logs"), "--quiet",
-                 *extra],
+                [PYTHON, "main.py", *bot_argv(url, self.workdir, extra)],
                 cwd=PROJECT_DIR, env=dict(env), stdout=subprocess.DEVNULL, stderr=err,
             )
+
+    def poll(self) -> int | None:
+        """The exit status once the process ended, else None."""
+        return self.proc.poll()
 
     def alive(self) -> bool:
         """True while the process runs."""
@@ -295,12 +303,15 @@ class KillLoop:
 
     The plan (trigger, delays, torn tails) depends only on the seed; the exact instant each
     kill lands depends on scheduling, so a replay reruns the same plan, not the same
-    interleaving.
+    interleaving. ``start_bot(url, workdir, env)`` starts one life: a ``BotProcess`` unless
+    told otherwise (the crash scenario forks its lives from a ``tests.bot_zygote.Zygote``).
     """
 
     def __init__(self, emulator: EmulatorProcess, workdir: Path, env: Mapping[str, str],
-                 seed: int) -> None:
+                 seed: int, start_bot: Callable[[str, Path, Mapping[str, str]], Any] = BotProcess
+                 ) -> None:
         self.emulator = emulator
+        self.start_bot = start_bot
         self.workdir = Path(workdir)
         self.env = dict(env)
         self.rng = random.Random(seed)
@@ -339,7 +350,7 @@ class KillLoop:
             self.emulator.fault({"fault": "slow", "count": 1, "delay_s": ORDER_ANSWER_DELAY_S,
                                  "method": "POST", "path": ORDER_PATH})
         candles_before = _size(self.candles_csv)
-        bot = BotProcess(self.emulator.url, self.workdir, self.env)
+        bot = self.start_bot(self.emulator.url, self.workdir, self.env)
         try:
             fired = self._wait(trigger, bot, bot.started + TRIGGER_DEADLINE_S, random_delay)
             if not fired:
@@ -352,7 +363,7 @@ class KillLoop:
             elif fired and trigger == "candles":
                 time.sleep(delay / 5)
             if not bot.alive():
-                raise AssertionError(f"the bot exited by itself (status {bot.proc.returncode})"
+                raise AssertionError(f"the bot exited by itself (status {bot.poll()})"
                                      f" before a kill; see {self.workdir / 'bot-stderr.txt'}")
         finally:
             bot.kill()
@@ -375,7 +386,7 @@ class KillLoop:
         if isinstance(pending, dict) and pending.get("client_order_id"):
             self.report.in_flight.add(str(pending["client_order_id"]))
 
-    def _wait(self, trigger: str, bot: BotProcess, deadline: float, random_delay: float) -> bool:
+    def _wait(self, trigger: str, bot: Any, deadline: float, random_delay: float) -> bool:
         if trigger == "random":
             time.sleep(max(0.0, bot.started + random_delay - time.monotonic()))
             return True

@@ -25,22 +25,28 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from pytest_bdd import scenarios
 
+from tests.parity_steps import *  # noqa: F403 - the parity.feature steps
 from tests.parity_support import (
     CANDLES,
     HISTORY,
     TIMEFRAME_MS,
-    ParityRun,
     PollRecorder,
     Trade,
+    at,
     backtest_trades,
     bot_trades,
     compare,
     entry_price_gap,
     explain,
     parity_run,
+    tiny_run,
     write_candles,
 )
+
+# The scenarios share this module's replayed run: one module, one worker, one run (0084).
+scenarios("parity.feature")
 
 
 @pytest.fixture(scope="module")
@@ -91,24 +97,6 @@ def test_entries_fill_at_the_open_for_the_backtester_and_two_seconds_later_for_t
 
 
 # --- the rule on hand-made cases ----------------------------------------------------------
-
-def tiny_run(bot, backtest, polls=(), lows=None, highs=None, start_bar=2) -> ParityRun:
-    n = 12
-    candles = pd.DataFrame({
-        "timestamp": np.arange(n, dtype="int64") * TIMEFRAME_MS,
-        "open": np.full(n, 100.0), "close": np.full(n, 100.0), "volume": np.ones(n),
-        "high": np.array(highs if highs is not None else [100.3] * n, dtype=float),
-        "low": np.array(lows if lows is not None else [99.7] * n, dtype=float),
-    })
-    return ParityRun(candles=candles, start_bar=start_bar, last_bar=n - 2, bot=list(bot),
-                     backtest=list(backtest), polls=list(polls), stored=candles, journal=None,
-                     fills=[], price_at=None, stop_loss=0.004, take_profit=0.006,
-                     offset_ms=2000)
-
-
-def at(bar, second):
-    return bar * TIMEFRAME_MS + second * 1000
-
 
 def test_identical_trades_all_match():
     """

@@ -1,7 +1,9 @@
 """Runs features/resilience.feature: crash/restart, outage, rate limit, lost order answer, wipe.
 
 The crash scenario starts a standalone emulator and bot processes (``KillLoop``: 30 kills,
-the first one per write window, the rest drawn; this is the suite's one crash run); the others
+the first one per write window, the rest drawn; this is the suite's one crash run). Its lives
+are forked from a process that imported the bot once (``tests.bot_zygote``), so 31 starts do
+not cost 31 imports of pandas and ccxt; the last, clean run is ``python main.py``. The others
 drive the whole bot in-process (``BotHarness``). The steps call the same helpers as
 tests/test_resilience_faults.py.
 """
@@ -16,11 +18,13 @@ from pytest_bdd import given, parsers, scenarios, then, when
 
 from storage.trades import load_rows
 from tests.bot_harness import BotHarness
+from tests.bot_zygote import ForkedBot, Zygote
 from tests.resilience_helpers import (
     BotProcess,
     EmulatorProcess,
     KillLoop,
     advance,
+    bot_argv,
     bot_environment,
     candle_problems,
     crash_kills,
@@ -50,6 +54,8 @@ def world(tmp_path):
         state["harness"].close()
     if "emulator" in state:
         state["emulator"].stop()
+    if "zygote" in state:
+        state["zygote"].close()
     if "cleanup" in state:
         state["cleanup"]()
 
@@ -76,7 +82,13 @@ def standalone_emulator(world, speed):
                     " save, then at drawn moments, and restarted each time"))
 def kill_loop(world, kills):
     kills = crash_kills(kills)  # CRASH_TEST_KILLS overrides the scenario's count
-    loop = KillLoop(world["emulator"], world["dir"], world["env"], world["seed"])
+    # Each life is forked from a process that imported the bot once (tests.bot_zygote).
+    zygote = world["zygote"] = Zygote()
+
+    def start_bot(url, workdir, env):
+        return ForkedBot(zygote, bot_argv(url, workdir), workdir, env)
+
+    loop = KillLoop(world["emulator"], world["dir"], world["env"], world["seed"], start_bot)
     world["report"] = loop.run(kills, FEATURE_TRIGGERS)
     assert world["report"].kills == kills
 

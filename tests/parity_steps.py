@@ -1,5 +1,6 @@
-"""Runs features/parity.feature: the bot on the emulator and the backtester agree.
+"""The steps of features/parity.feature (run by tests/test_live_backtest_parity.py).
 
+The scenarios run in the module whose tests use the same replayed run, so it is made once.
 The replayed run and the comparison pass between steps with ``target_fixture``; the made-up
 trade lists of the small scenarios are built step by step in a ``TradeLists`` fixture.
 """
@@ -9,12 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-from pytest_bdd import given, parsers, scenarios, then, when
+from pytest_bdd import given, parsers, then, when
 
-from tests.parity_support import CANDLES, SEED, TIMEFRAME_MS, Trade, compare, parity_run
-from tests.test_live_backtest_parity import at, tiny_run
-
-scenarios("parity.feature")
+from tests.parity_support import (
+    CANDLES,
+    SEED,
+    TIMEFRAME_MS,
+    Trade,
+    at,
+    compare,
+    parity_run,
+    tiny_run,
+)
 
 
 @dataclass
