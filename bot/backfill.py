@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from core.candles import CANDLE_COLUMNS
@@ -108,12 +109,13 @@ class CandleRecorder:
         stored = stored_last_row(self.path)
         if stored is None:
             return
-        same = frame[frame["timestamp"] == int(stored[0])]
-        if same.empty:
+        hits = np.flatnonzero(frame["timestamp"].to_numpy() == int(stored[0]))
+        if hits.size == 0:
             return
-        fresh = [float(v) for v in same[CANDLE_COLUMNS].iloc[0]]
+        fresh = [float(frame[name].to_numpy()[hits[0]]) for name in CANDLE_COLUMNS]
         if fresh == stored:
             return
+        same = frame.iloc[hits[:1]]
         log.warning("The candle file's last row (%s) differs from the exchange's candle at that"
                     " time (stored %s, exchange %s): a row cut short that looked whole; replaced"
                     " it with the exchange's", describe_time(int(stored[0])), stored[1:],

@@ -8,9 +8,10 @@ full fetch, so the window is always a gap-free, validated candle frame.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from core.candles import CandleFetch, CandleSource, candle_problem
+from core.candles import CANDLE_COLUMNS, CandleFetch, CandleSource, candle_problem
 
 # Extra candles asked for on a top-up, so a late cycle still overlaps the window.
 TOP_UP_MARGIN = 2
@@ -38,13 +39,12 @@ class CandleWindow:
         fetch = self.client.fetch_closed_candles(int(min(self.size, missing + TOP_UP_MARGIN)))
         if fetch.frame is None:
             return CandleFetch(None, fetch.skip_reason)
-        new = fetch.frame[fetch.frame["timestamp"] > last]
-        if new.empty:
+        newer = fetch.frame["timestamp"].to_numpy() > last
+        if not newer.any():
             return CandleFetch(self.frame, None)
-        if int(new["timestamp"].iloc[0]) != last + self.timeframe_ms:
+        if int(fetch.frame["timestamp"].to_numpy()[newer][0]) != last + self.timeframe_ms:
             return self._full()
-        merged = pd.concat([self.frame, new], ignore_index=True).tail(self.size)
-        merged = merged.reset_index(drop=True)
+        merged = _appended(self.frame, fetch.frame, newer, self.size)
         if candle_problem(merged) is not None:
             return self._full()
         self.frame = merged
@@ -58,3 +58,16 @@ class CandleWindow:
             return CandleFetch(None, fetch.skip_reason)
         self.frame = fetch.frame.reset_index(drop=True)
         return CandleFetch(self.frame, None)
+
+
+def _appended(window: pd.DataFrame, fetched: pd.DataFrame, newer: np.ndarray,
+              size: int) -> pd.DataFrame:
+    """The last ``size`` rows of ``window`` followed by the ``newer`` rows of ``fetched``.
+
+    Column by column in numpy and one frame built: ``pd.concat`` then ``tail`` then
+    ``reset_index`` cost about a millisecond a cycle on a few rows.
+    """
+    columns = {name: np.concatenate([window[name].to_numpy(),
+                                     fetched[name].to_numpy()[newer]])[-size:]
+               for name in CANDLE_COLUMNS}
+    return pd.DataFrame(columns)

@@ -193,7 +193,9 @@ class ExchangeClient:
             return self._skip(f"bad candle data from the exchange: {exc}")
         if closed.empty:
             return self._skip("the exchange returned no closed candle")
-        return CandleFetch(frame=closed.tail(limit).reset_index(drop=True), skip_reason=None)
+        if len(closed) > limit:
+            closed = closed.iloc[-limit:].reset_index(drop=True)
+        return CandleFetch(frame=closed, skip_reason=None)
 
     def _ticker_price(self) -> float:
         """The ticker's last price; ExchangeUnavailable when unreachable or unusable."""

@@ -1,7 +1,7 @@
 """Turning raw OHLCV rows from the exchange into a clean candle frame, or saying why not.
 
 Two layers: ``raw_row_problem`` catches what only a raw reply can get wrong (a None row, a
-short row, a missing or non-numeric field, a non-integer time); ``core.candles.candle_problem``
+short row, a missing or non-numeric field, a non-integer time); ``core.candles.columns_problem``
 then checks the frame rules every candle source shares (NaN, prices <= 0, high < low,
 open/close outside [low, high], negative volume, non-increasing timestamps).
 """
@@ -16,7 +16,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from core.candles import CANDLE_COLUMNS, candle_problem, empty_candles
+from core.candles import CANDLE_COLUMNS, candles_from_columns, columns_problem
 from core.errors import ExchangeError
 
 FIELDS = CANDLE_COLUMNS  # ccxt OHLCV order: [timestamp, open, high, low, close, volume]
@@ -82,11 +82,11 @@ def _row_time(row: Any) -> str:
     return f" ({describe_time(int(stamp))})"
 
 
-def parse_rows(rows: Sequence[Any]) -> pd.DataFrame:
-    """Raw OHLCV rows as a candle-shaped frame, checking only each row's shape and types.
+def _parse_columns(rows: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Raw OHLCV rows as open times (n,) int64 and open..volume (n, 5) float64 arrays.
 
     Raises CandleDataError naming the first row that is None, short, or has a missing or
-    non-numeric field; value rules are left to ``candle_problem``.
+    non-numeric field; value rules are left to ``columns_problem``.
     """
     if rows is None:
         raise CandleDataError("the exchange sent no candle list (None)")
@@ -95,24 +95,28 @@ def parse_rows(rows: Sequence[Any]) -> pd.DataFrame:
         problem = raw_row_problem(row)
         if problem is not None:
             raise CandleDataError(f"candle {position + 1} of {total}{_row_time(row)}: {problem}")
-    if total == 0:
-        return empty_candles()
-    frame = pd.DataFrame({
-        # every row passed raw_row_problem above, so each open time is a number
-        "timestamp": np.array([int(cast(float, _as_number(r[0]))) for r in rows],
-                              dtype="int64"),
-    })
-    for index, name in enumerate(FIELDS[1:], start=1):
-        frame[name] = np.array([_as_number(r[index]) for r in rows], dtype="float64")
-    return frame
+    # every row passed raw_row_problem above, so each field is a number
+    stamps = np.array([int(cast(float, _as_number(r[0]))) for r in rows], dtype="int64")
+    values = np.array([[_as_number(r[i]) for i in range(1, len(FIELDS))] for r in rows],
+                      dtype="float64").reshape(total, len(FIELDS) - 1)
+    return stamps, values
 
 
-def _raise_problem(frame: pd.DataFrame, total: int) -> None:
-    """CandleDataError for the first ``candle_problem`` in ``frame`` (a prefix of the reply)."""
-    problem_at = candle_problem(frame)
+def parse_rows(rows: Sequence[Any]) -> pd.DataFrame:
+    """Raw OHLCV rows as a candle-shaped frame, checking only each row's shape and types.
+
+    Raises CandleDataError naming the first row that is None, short, or has a missing or
+    non-numeric field; value rules are left to ``candle_problem``.
+    """
+    return candles_from_columns(*_parse_columns(rows))
+
+
+def _raise_problem(stamps: np.ndarray, values: np.ndarray, total: int) -> None:
+    """CandleDataError for the first ``columns_problem`` in the rows (a prefix of the reply)."""
+    problem_at = columns_problem(stamps, values[:, :4], values[:, 4])
     if problem_at is not None:
         position, reason = problem_at
-        stamp = describe_time(frame["timestamp"].iat[position])
+        stamp = describe_time(stamps[position])
         raise CandleDataError(f"candle {position + 1} of {total} ({stamp}): {reason}")
 
 
@@ -122,9 +126,9 @@ def rows_to_frame(rows: Sequence[Any]) -> pd.DataFrame:
     The frame follows the storage.candles contract (int64 ``timestamp`` = open time in epoch
     ms, float64 prices and volume, strictly increasing, RangeIndex).
     """
-    frame = parse_rows(rows)
-    _raise_problem(frame, len(frame))
-    return frame
+    stamps, values = _parse_columns(rows)
+    _raise_problem(stamps, values, len(stamps))
+    return candles_from_columns(stamps, values)
 
 
 def closed_candles(rows: Sequence[Any], timeframe_ms: int, now_ms: int) -> pd.DataFrame:
@@ -132,11 +136,11 @@ def closed_candles(rows: Sequence[Any], timeframe_ms: int, now_ms: int) -> pd.Da
 
     Every row must be well-formed and the times strictly increasing, but the price rules are
     applied to the closed candles only: the still-open candle is dropped unused, so a
-    transient oddity in it must not cost a cycle.
+    transient oddity in it must not cost a cycle. The checks run on arrays and the frame is
+    built once, for the closed candles: this runs every cycle.
     """
-    frame = parse_rows(rows)
-    total = len(frame)
-    stamps = frame["timestamp"].to_numpy()
+    stamps, values = _parse_columns(rows)
+    total = len(stamps)
     if total > 1:
         unordered = np.flatnonzero(np.diff(stamps) <= 0)
         if unordered.size:
@@ -145,12 +149,8 @@ def closed_candles(rows: Sequence[Any], timeframe_ms: int, now_ms: int) -> pd.Da
                 f"candle {position + 1} of {total} ({describe_time(stamps[position])}): timestamp"
                 " is not after the previous row's (unsorted or duplicate)"
             )
-    closed = drop_open_candles(frame, timeframe_ms, now_ms)
-    _raise_problem(closed, total)
-    return closed
+    closed = stamps + timeframe_ms <= now_ms
+    stamps, values = stamps[closed], values[closed]
+    _raise_problem(stamps, values, total)
+    return candles_from_columns(stamps, values)
 
-
-def drop_open_candles(frame: pd.DataFrame, timeframe_ms: int, now_ms: int) -> pd.DataFrame:
-    """The candles already closed at ``now_ms`` (open time + timeframe <= now), re-indexed."""
-    closed = frame[frame["timestamp"].to_numpy() + timeframe_ms <= now_ms]
-    return closed.reset_index(drop=True)

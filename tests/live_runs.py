@@ -1,8 +1,10 @@
 """Long bot runs on the emulator shared by the live = stored history tests, parity and audit.
 
 Each run is made once per test process and used by every assertion about it. The first test
-that asks for any of them starts all three in two worker processes (the machine has two
-cores), so their ~6,000 bot cycles take about two runs' wall time instead of three:
+that asks for any of them starts all three, each in its own worker process: they are the
+suite's longest module and start first (tests/conftest.py), and the two cores' other test
+worker mostly waits on bot and emulator subprocesses meanwhile, so the ~6,000 bot cycles take
+about one and a half runs' wall time instead of three:
 
 * ``replay_run(strategy)``: ``tests.parity_support.parity_run`` on a 2,060-candle replayed
   real-like file (2,000 cycles), for ``sma_rsi`` and ``macd``: every cycle's signal, the
@@ -60,10 +62,10 @@ _jobs: dict[str, Future] = {}
 
 
 def _start_jobs() -> None:
-    """Start the three runs in two spawned worker processes (once per test process)."""
+    """Start the three runs in three spawned worker processes (once per test process)."""
     if _jobs:
         return
-    pool = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(max_workers=3, mp_context=multiprocessing.get_context("spawn"))
     for strategy in REPLAYED:
         _jobs[strategy] = pool.submit(_replay_job, strategy)
     _jobs["rsi"] = pool.submit(_restart_job)

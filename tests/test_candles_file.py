@@ -4,7 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.candles import CANDLE_COLUMNS, CandleFileError, candle_problem, empty_candles
+from core.candles import (
+    CANDLE_COLUMNS,
+    CandleFileError,
+    candle_problem,
+    candles_from_columns,
+    columns_problem,
+    empty_candles,
+)
 from storage.candles import (
     append_candles,
     last_stored_timestamp,
@@ -98,6 +105,44 @@ def test_candle_problem_finds_first_bad_row():
     assert candle_problem(frame(rows)) == (1, "close is outside [low, high]")
     assert candle_problem(frame(good_rows(3))) is None
     assert candle_problem(empty_candles()) is None
+
+
+@pytest.mark.parametrize("row, column, value, reason", [
+    (0, 2, 0.0, "a price is zero or negative"),
+    (1, 3, 200.0, "high is below low"),
+    (1, 1, 1.0, "open is outside [low, high]"),
+    (2, 5, -1.0, "volume is negative"),
+    (2, 0, 0, "timestamp is not after the previous row's (unsorted or duplicate)"),
+])
+def test_columns_problem_gives_what_candle_problem_gives(row, column, value, reason):
+    """
+    Given three good candles with one field made bad (a zero price, high under low, open
+     outside the range, negative volume, or a timestamp that goes back)
+    When the plain arrays are checked, and the same rows as a frame
+    Then both name the same row and reason
+    """
+    rows = good_rows(3)
+    rows[row][column] = value
+    table = np.array(rows, dtype="float64")
+    found = columns_problem(table[:, 0].astype("int64"), table[:, 1:5], table[:, 5])
+    assert found == (row, reason)
+    assert candle_problem(frame(rows)) == found
+
+
+def test_candles_from_columns_builds_the_frame_contract():
+    """
+    Given open times and an (n, 5) array of open, high, low, close, volume
+    When a candle frame is built from them, and from no rows
+    Then it has the six columns, int64 times, float64 values and a RangeIndex, equal to the
+     frame of the same rows; with no rows it is the empty candle frame
+    """
+    rows = good_rows(3)
+    table = np.array(rows, dtype="float64")
+    built = candles_from_columns(table[:, 0].astype("int64"), table[:, 1:])
+    pd.testing.assert_frame_equal(built, frame(rows))
+    assert isinstance(built.index, pd.RangeIndex)
+    empty = candles_from_columns(np.empty(0, dtype="int64"), np.empty((0, 5)))
+    pd.testing.assert_frame_equal(empty, empty_candles())
 
 
 def test_append_writes_header_once_and_skips_stored_timestamps(tmp_path):

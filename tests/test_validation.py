@@ -10,7 +10,6 @@ from exchange.validation import (
     CandleDataError,
     closed_candles,
     describe_time,
-    drop_open_candles,
     parse_rows,
     raw_row_problem,
     rows_to_frame,
@@ -131,14 +130,15 @@ def test_raw_row_problem_accepts_extra_fields():
 def test_open_candle_is_dropped_and_closed_ones_kept():
     """
     Given three one-minute candles and server time 30 s into the third
-    When open candles are dropped
-    Then the first two remain, re-indexed; at the third's exact close all three remain
+    When the closed candles of the reply are taken
+    Then the first two remain, re-indexed, with the frame's dtypes; at the third's exact close
+     all three remain
     """
-    frame = rows_to_frame(good_rows())
-    closed = drop_open_candles(frame, MINUTE, T0 + 2 * MINUTE + 30_000)
+    closed = closed_candles(good_rows(), MINUTE, T0 + 2 * MINUTE + 30_000)
     assert closed["timestamp"].tolist() == [T0, T0 + MINUTE]
     assert list(closed.index) == [0, 1]
-    assert len(drop_open_candles(frame, MINUTE, T0 + 3 * MINUTE)) == 3
+    assert closed.dtypes.astype(str).tolist() == ["int64"] + ["float64"] * 5
+    assert len(closed_candles(good_rows(), MINUTE, T0 + 3 * MINUTE)) == 3
 
 
 def test_describe_time_formats_utc_and_tolerates_junk():
