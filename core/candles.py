@@ -9,7 +9,7 @@ command passes candles around in this one shape; ``storage.candles`` only reads 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -53,7 +53,7 @@ def columns_problem(stamps: np.ndarray, prices: np.ndarray,
     """
     if len(stamps) == 0:
         return None
-    checks: list[tuple[np.ndarray, str]] = []
+    checks: list[tuple[Any, str]] = []  # numpy types "array < 0" as bool | array
     missing = np.isnan(prices).any(axis=1) | np.isnan(volume)
     checks.append((missing, "a price or the volume is missing (NaN)"))
     with np.errstate(invalid="ignore"):
