@@ -8,7 +8,7 @@ working folder, stdin, stdout and stderr: a separate OS process with its own pid
 signal handlers, killed by a real SIGKILL at any instant, exactly like a started one. Kills
 during interpreter start-up are the one thing no longer exercised; nothing is written then.
 Every other test that starts the bot still runs ``python main.py``. See
-docs/decisions/0084-test-suite-layout.md.
+docs/decisions/0084-test-suite-speed-and-shape.md.
 
 The zygote is a child of the test process (``python -c``) that reads one JSON request a line
 on stdin and answers one JSON line on stdout; it is single-threaded, so forking it is safe.
