@@ -1,15 +1,19 @@
 """Runs features/replay.feature: the bot's --replay, in-process through ``main.main``.
 
 The project's ``.env`` is not read (``config.settings.PROJECT_DIR`` points at the scenario's
-folder), so a developer's settings cannot change the outcome.
+folder), so a developer's settings cannot change the outcome. The replay file's candles and
+the bot's run pass between steps with ``target_fixture``.
 """
 
 from __future__ import annotations
 
 import shlex
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
@@ -22,9 +26,19 @@ scenarios("replay.feature")
 FIVE_MINUTES = 300_000
 
 
-@pytest.fixture()
-def world(tmp_path, monkeypatch):
-    """A fresh folder for data and logs, HISTORY_CANDLES=60, no .env."""
+@dataclass(frozen=True)
+class BotRun:
+    """One run of the bot: its exit status, how long it took, its stderr and trading.log."""
+
+    status: int
+    seconds: float
+    err: str
+    log: str
+
+
+@pytest.fixture(autouse=True)
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh folder for data and logs (the working directory), HISTORY_CANDLES=60, no .env."""
     monkeypatch.setattr(settings_module, "PROJECT_DIR", tmp_path)
     monkeypatch.chdir(tmp_path)
     for name in ("TIMEFRAME", "STRATEGY", "EXCHANGE", "SYMBOL"):
@@ -32,94 +46,94 @@ def world(tmp_path, monkeypatch):
     monkeypatch.setenv("HISTORY_CANDLES", "60")
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("LOGS_DIR", str(tmp_path / "logs"))
-    return {"dir": tmp_path, "monkeypatch": monkeypatch}
+    return tmp_path
 
 
-@given(parsers.parse("a replay file {name} of {count:d} five-minute candles"))
-def replay_file(world, name, count):
+@given(parsers.parse("a replay file {name} of {count:d} five-minute candles"),
+       target_fixture="replay_candles")
+def replay_file(folder, name, count) -> pd.DataFrame:
     frame = synthetic_candles(count, seed=5, step_ms=FIVE_MINUTES)
-    frame.to_csv(world["dir"] / name, index=False)
-    world["frame"] = frame
+    frame.to_csv(folder / name, index=False)
+    return frame
 
 
 @given("TIMEFRAME is not set")
-def timeframe_unset(world):
-    world["monkeypatch"].delenv("TIMEFRAME", raising=False)
+def timeframe_unset(monkeypatch):
+    monkeypatch.delenv("TIMEFRAME", raising=False)
 
 
 @given(parsers.parse("TIMEFRAME={value} is set"))
-def timeframe_set(world, value):
-    world["monkeypatch"].setenv("TIMEFRAME", value)
+def timeframe_set(monkeypatch, value):
+    monkeypatch.setenv("TIMEFRAME", value)
 
 
 @given(parsers.parse("the data folder already holds a candle of {day}"))
-def newer_candle(world, day):
-    data = world["dir"] / "data"
+def newer_candle(folder, day):
+    data = folder / "data"
     data.mkdir()
     stamp = int(np.datetime64(day, "ms").astype("int64"))
     (data / "historical_data.csv").write_text(
         f"timestamp,open,high,low,close,volume\n{stamp},1,1,1,1,1\n")
 
 
-@when(parsers.parse('I run "{line}"'))
-def run_bot(world, line, capsys):
+@when(parsers.parse('I run "{line}"'), target_fixture="run")
+def run_bot(folder, line, capsys) -> BotRun:
     started = time.monotonic()
-    world["status"] = main([*shlex.split(line), "--quiet"])
-    world["seconds"] = time.monotonic() - started
+    status = main([*shlex.split(line), "--quiet"])
+    seconds = time.monotonic() - started
     printed = capsys.readouterr()
-    world["err"] = printed.err
-    log = world["dir"] / "logs" / "trading.log"
-    world["log"] = log.read_text() if log.is_file() else ""
+    log = folder / "logs" / "trading.log"
+    return BotRun(status, seconds, printed.err, log.read_text() if log.is_file() else "")
 
 
 @then(parsers.parse("the bot exits with status {status:d}"))
-def exit_status(world, status):
-    assert world["status"] == status, world["err"]
+def exit_status(run, status):
+    assert run.status == status, run.err
 
 
 @then(parsers.parse("the bot exits with status {status:d} at once"))
-def exit_at_once(world, status):
-    assert world["status"] == status, world["err"]
-    assert world["seconds"] < 5 and world["log"] == ""
+def exit_at_once(run, status):
+    assert run.status == status, run.err
+    assert run.seconds < 5 and run.log == ""
 
 
 @then(parsers.parse('the log says "{text}"'))
-def log_says(world, text):
-    assert text in world["log"]
+def log_says(run, text):
+    assert text in run.log
 
 
 @then(parsers.re(r'it says "(?P<first>[^"]+)" and "(?P<second>[^"]+)" in one line'))
-def says_both(world, first, second):
-    lines = world["err"].strip().splitlines()
-    assert len(lines) == 1 and first in lines[0] and second in lines[0], world["err"]
+def says_both(run, first, second):
+    lines = run.err.strip().splitlines()
+    assert len(lines) == 1 and first in lines[0] and second in lines[0], run.err
 
 
 @then(parsers.re(r'it says "(?P<text>[^"]+)" in one line'))
-def says_one_line(world, text):
-    lines = world["err"].strip().splitlines()
-    assert len(lines) == 1 and text in lines[0], world["err"]
+def says_one_line(run, text):
+    lines = run.err.strip().splitlines()
+    assert len(lines) == 1 and text in lines[0], run.err
 
 
-def _stored(world):
-    return read_candles(world["dir"] / "data" / "historical_data.csv")
+def _stored(folder: Path) -> pd.DataFrame:
+    return read_candles(folder / "data" / "historical_data.csv")
 
 
 @then("the stored candles are 5 minutes apart and end with the file's last candle")
-def stored_to_end(world):
-    stored = _stored(world)
+def stored_to_end(folder, replay_candles):
+    stored = _stored(folder)
     assert set(np.diff(stored["timestamp"])) == {FIVE_MINUTES}
-    assert stored["timestamp"].iloc[-1] == world["frame"]["timestamp"].iloc[-1]
+    assert stored["timestamp"].iloc[-1] == replay_candles["timestamp"].iloc[-1]
 
 
 @then("no stored candle is flat with zero volume")
-def none_flat(world):
-    stored = _stored(world)
+def none_flat(folder):
+    stored = _stored(folder)
     assert ((stored["volume"] > 0) & (stored["high"] > stored["low"])).all()
 
 
 @then(parsers.parse("{count:d} candles after the file's last one are stored, each with volume"))
-def after_end(world, count):
-    stored = _stored(world)
-    after = stored[stored["timestamp"] > world["frame"]["timestamp"].iloc[-1]]
+def after_end(folder, replay_candles, count):
+    stored = _stored(folder)
+    after = stored[stored["timestamp"] > replay_candles["timestamp"].iloc[-1]]
     assert len(after) == count and (after["volume"] > 0).all()
     assert (after["high"] > after["low"]).all()
