@@ -1,4 +1,8 @@
-"""Runs features/operations.feature: alerts, status, health/metrics, systemd, console, pairs."""
+"""Runs features/operations.feature: alerts, status, health/metrics, systemd, console, pairs.
+
+Each step hands what it made or saw to the next through pytest-bdd's ``target_fixture``; alert
+receivers come from the ``open_receiver`` fixture, which closes them after the scenario.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
@@ -51,9 +59,130 @@ def standalone(project):
     server.stop()
 
 
+class HarnessRun(NamedTuple):
+    """One in-process bot run: its wall time, its journal rows and its errors.log."""
+
+    elapsed: float
+    rows: list[dict[str, str]]
+    errors_log: str
+
+
+@dataclass
+class BadTargets:
+    """The two misbehaving alert targets: one that never answers, one that answers 500."""
+
+    hang: Receiver
+    fail: Receiver
+
+
+@dataclass
+class AlertComparison:
+    """The same bot run without alerts and with the bad targets."""
+
+    baseline: HarnessRun
+    alerted: HarnessRun
+
+
+@dataclass
+class ErrorWatch:
+    """A notifier watching the error log and the receiver it alerts."""
+
+    receiver: Receiver
+    notifier: Notifier
+
+
+@dataclass
+class ErrorAlerts:
+    """What the error watch sent, and the counting windows it still held at close."""
+
+    posts: list[dict]
+    held: dict[str, Any]
+
+
+@dataclass
+class LiveTargets:
+    """The alert receiver and the systemd notify socket of the live run."""
+
+    receiver: Receiver
+    sock: socket.socket
+
+
+@dataclass
+class LiveRun:
+    """What the paced bot process, its endpoints, status, alerts and systemd socket showed."""
+
+    proc: subprocess.Popen
+    out: str
+    err: str
+    families: dict[str, Any]
+    health: tuple[int, dict]
+    status_running: int
+    status_after: int
+    posts: list[dict]
+    datagrams: list[str]
+    logs: str
+
+
+@dataclass
+class Instances:
+    """Three bot data folders under one root: running, running but stale, stopped."""
+
+    root: Path
+    running: Path
+    stale: Path
+    stopped: Path
+
+
+@dataclass
+class StatusRuns:
+    """The exit status of status on each folder, and of status --all with its lines."""
+
+    codes: list[int]
+    all_status: int
+    rows: list[str]
+
+
+@dataclass
+class TerminalRun:
+    """A bot run on a pseudo-terminal: exit status, what it showed, and its trading.log."""
+
+    status: int
+    shown: str
+    log: str = ""
+
+
+@dataclass
+class FlaggedRun:
+    """The exit status of the run with flags and the first line of its trading.log."""
+
+    status: int
+    first_line: str
+
+
+@dataclass
+class TwoBots:
+    """Two bots on one emulator: the account before and after, its trades, both journals."""
+
+    start: dict[str, Any]
+    end: dict[str, Any]
+    trades: dict[str, list[dict]]
+    btc: list[dict[str, str]]
+    eth: list[dict[str, str]]
+
+
 @pytest.fixture
-def world():
-    return {}
+def open_receiver() -> Iterator[Callable[..., Receiver]]:
+    """``open_receiver(mode)``: a started local alert receiver, closed after the scenario."""
+    opened: list[Receiver] = []
+
+    def open_one(mode: str = "ok") -> Receiver:
+        receiver = Receiver(mode).__enter__()
+        opened.append(receiver)
+        return receiver
+
+    yield open_one
+    for receiver in opened:
+        receiver.__exit__()  # a second close of a receiver a step closed is harmless
 
 
 def _dirs(tmp_path, name):
@@ -64,14 +193,14 @@ def _dirs(tmp_path, name):
 # --- alerts ------------------------------------------------------------------------------
 
 
-@given("a local JSON receiver as the NOTIFY_URLS target")
-def json_receiver(world):
-    world["receiver"] = Receiver().__enter__()
+@given("a local JSON receiver as the NOTIFY_URLS target", target_fixture="receiver")
+def json_receiver(open_receiver) -> Receiver:
+    return open_receiver()
 
 
-@when("the bot starts on ETH/USDT with macd, buys, sells at take-profit and stops")
-def alert_sequence(world):
-    receiver = world["receiver"]
+@when("the bot starts on ETH/USDT with macd, buys, sells at take-profit and stops",
+      target_fixture="posts")
+def alert_sequence(receiver) -> list[dict]:
     try:
         notifier = Notifier(DeliveryWorker([receiver.url(path=TOKEN)]), ("start", "fill", "stop"),
                             position=lambda: "flat")
@@ -85,38 +214,38 @@ def alert_sequence(world):
                                pnl=5.7, exit_reason="take_profit", symbol="ETH/USDT"))
         notifier.stopped("position: flat; realised PnL: +5.70 USDT", 2)
         notifier.close()
-        world["posts"] = receiver.wait_for(4)
+        return receiver.wait_for(4)
     finally:
         receiver.__exit__()
 
 
 @then("the receiver gets a start message naming the exchange, symbol, strategy and position")
-def start_message(world):
-    first = world["posts"][0]
+def start_message(posts):
+    first = posts[0]
     assert first["title"] == "paperbot: started ETH/USDT"
     assert first["message"] == ("started on local emulator: ETH/USDT 1m, strategy macd;"
                                 " position: flat")
 
 
 @then("a message for each fill with side, quantity, price, and PnL and reason on the close")
-def fill_messages(world):
-    assert [p["message"] for p in world["posts"][1:3]] == [
+def fill_messages(posts):
+    assert [p["message"] for p in posts[1:3]] == [
         "BUY 0.05 ETH/USDT at 3000",
         "SELL 0.05 ETH/USDT at 3120, PnL +5.70 USDT (take-profit)"]
 
 
 @then("a stop message with the final summary")
-def stop_message(world):
-    assert world["posts"][3]["message"] == "stopped; position: flat; realised PnL: +5.70 USDT"
+def stop_message(posts):
+    assert posts[3]["message"] == "stopped; position: flat; realised PnL: +5.70 USDT"
 
 
-@given("one alert target that never answers and one that answers 500")
-def bad_targets(world):
-    world["hang"] = Receiver("hang").__enter__()
-    world["fail"] = Receiver("fail").__enter__()
+@given("one alert target that never answers and one that answers 500",
+       target_fixture="bad_targets")
+def bad_targets(open_receiver) -> BadTargets:
+    return BadTargets(hang=open_receiver("hang"), fail=open_receiver("fail"))
 
 
-def _harness_run(tmp_path, name, candles, urls=()):
+def _harness_run(tmp_path: Path, name: str, candles: int, urls: Sequence[str] = ()) -> HarnessRun:
     harness = BotHarness(tmp_path / name, env=FAST_TRADING)
     try:
         bot = harness.new_bot(candles)
@@ -134,27 +263,28 @@ def _harness_run(tmp_path, name, candles, urls=()):
         elapsed = time.perf_counter() - started
         fanout.close()
         rows = load_rows(harness.settings.trades_csv)
-        return elapsed, rows, harness.log_text("errors.log")
+        return HarnessRun(elapsed, rows, harness.log_text("errors.log"))
     finally:
         harness.close()
 
 
-@when(parsers.parse("the bot trades {n:d} candles on the in-process emulator with those targets"))
-def trade_with_bad_targets(world, tmp_path, n):
-    hang, fail = world["hang"], world["fail"]
+@when(parsers.parse("the bot trades {n:d} candles on the in-process emulator with those targets"),
+      target_fixture="comparison")
+def trade_with_bad_targets(bad_targets, tmp_path, n) -> AlertComparison:
+    hang, fail = bad_targets.hang, bad_targets.fail
     try:
-        world["baseline"] = _harness_run(tmp_path, "plain", n)
+        baseline = _harness_run(tmp_path, "plain", n)
         # A synchronous sender would wait 2 s on the hanging target for every alert.
-        world["alerted"] = _harness_run(tmp_path, "alerts", n,
-                                        [fail.url(2.0, TOKEN), hang.url(2.0, TOKEN)])
+        alerted = _harness_run(tmp_path, "alerts", n, [fail.url(2.0, TOKEN), hang.url(2.0, TOKEN)])
+        return AlertComparison(baseline, alerted)
     finally:
         hang.__exit__()
         fail.__exit__()
 
 
 @then("it takes about as long as the same run without alerts and journals the same rows")
-def not_slowed(world):
-    (plain_s, plain_rows, _), (alert_s, alert_rows, _) = world["baseline"], world["alerted"]
+def not_slowed(comparison):
+    (plain_s, plain_rows, _), (alert_s, alert_rows, _) = comparison.baseline, comparison.alerted
     assert len(plain_rows) >= 2, "the run should trade"
     assert alert_s < 2 * plain_s + 1.0, (alert_s, plain_s)
     key = ("side", "quantity", "filled_price", "exit_reason")
@@ -163,44 +293,47 @@ def not_slowed(world):
 
 
 @then("errors.log says which target failed by number and scheme only, never its URL")
-def failures_logged(world):
-    errors_log = world["alerted"][2]
+def failures_logged(comparison):
+    errors_log = comparison.alerted.errors_log
     assert "alert to target 1 (json) was not delivered" in errors_log
     assert TOKEN not in errors_log and "127.0.0.1:" not in errors_log
 
 
-@given("a notifier watching the bot's error log with a one-hour interval")
-def watching_notifier(world):
-    world["receiver"] = Receiver().__enter__()
-    notifier = Notifier(DeliveryWorker([world["receiver"].url()]), ("error",),
+@given("a notifier watching the bot's error log with a one-hour interval",
+       target_fixture="watch")
+def watching_notifier(open_receiver) -> ErrorWatch:
+    receiver = open_receiver()
+    notifier = Notifier(DeliveryWorker([receiver.url()]), ("error",),
                         position=lambda: "flat", limiter=KindLimiter(3600))
     notifier.watch_errors("paperbot")
-    world["notifier"] = notifier
+    return ErrorWatch(receiver, notifier)
 
 
-@when("a testnet wipe and three failed cycles are logged")
-def log_errors(world):
+@when("a testnet wipe and three failed cycles are logged", target_fixture="error_alerts")
+def log_errors(watch) -> ErrorAlerts:
     errors = logging.getLogger("paperbot.errors")
     errors.error("position lost: balance gone (testnet wipe?); closed in the journal")
     for n in range(3):
         errors.error("Cycle failed and was skipped: boom %d", n)
-    world["held"] = dict(world["notifier"].limiter._windows)
-    world["notifier"].close()
-    world["posts"] = world["receiver"].wait_for(2)
+    held = dict(watch.notifier.limiter._windows)
+    watch.notifier.close()
+    posts = watch.receiver.wait_for(2)
     time.sleep(0.05)
-    world["receiver"].__exit__()
+    watch.receiver.__exit__()
+    return ErrorAlerts(posts, held)
 
 
 @then("the wipe and the first failed cycle are alerted at once")
-def first_of_each(world):
-    assert [p["title"] for p in world["posts"]] == ["paperbot: error (testnet_wipe)",
-                                                     "paperbot: error (cycle_skipped)"]
-    assert world["posts"][1]["message"] == "Cycle failed and was skipped: boom 0"
+def first_of_each(error_alerts):
+    posts = error_alerts.posts
+    assert [p["title"] for p in posts] == ["paperbot: error (testnet_wipe)",
+                                           "paperbot: error (cycle_skipped)"]
+    assert posts[1]["message"] == "Cycle failed and was skipped: boom 0"
 
 
 @then("the other two failed cycles are held back for one counted message")
-def held_back(world):
-    window = world["held"]["cycle_skipped"]
+def held_back(error_alerts):
+    window = error_alerts.held["cycle_skipped"]
     assert (window.count, window.last) == (2, "Cycle failed and was skipped: boom 2")
 
 
@@ -208,20 +341,21 @@ def held_back(world):
 
 
 @given("a local JSON receiver, a datagram socket as NOTIFY_SOCKET with a 2 s watchdog, and"
-       " METRICS_PORT=0")
-def live_setup(world, tmp_path):
-    world["receiver"] = Receiver().__enter__()
+       " METRICS_PORT=0", target_fixture="live_targets")
+def live_setup(open_receiver, request, tmp_path) -> LiveTargets:
+    receiver = open_receiver()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    request.addfinalizer(sock.close)
     sock.bind(str(tmp_path / "notify.sock"))
     sock.settimeout(0.2)
-    world["sock"] = sock
+    return LiveTargets(receiver, sock)
 
 
-@when("the bot runs paced on BNB/USDT, is scraped, and gets SIGTERM")
-def live_run(world, project, tmp_path):
+@when("the bot runs paced on BNB/USDT, is scraped, and gets SIGTERM", target_fixture="live")
+def live_run(live_targets, project, tmp_path) -> LiveRun:
     from prometheus_client.parser import text_string_to_metric_families
 
-    receiver, sock = world["receiver"], world["sock"]
+    receiver, sock = live_targets.receiver, live_targets.sock
     data = tmp_path / "live" / "data"
     env = {"NOTIFY_URLS": receiver.url(path=TOKEN), "METRICS_PORT": "0", "SYMBOL": "BNB/USDT",
            "TRADE_SIZE": "0.1", "NOTIFY_SOCKET": str(tmp_path / "notify.sock"),
@@ -240,17 +374,15 @@ def live_run(world, project, tmp_path):
             if families["paperbot_candles_processed"].samples[0].value >= 1:
                 break
             time.sleep(0.2)
-        world["families"] = families
         health = urllib.request.urlopen(url + "/health", timeout=5)
-        world["health"] = (health.status, json.loads(health.read()))
-        world["status_running"] = main.main(["status", "--data-dir", str(data), "--no-price"])
+        health_seen = (health.status, json.loads(health.read()))
+        status_running = main.main(["status", "--data-dir", str(data), "--no-price"])
         time.sleep(1.1)  # at least one watchdog ping (every 1 s with a 2 s watchdog)
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
-    world["proc"], world["out"], world["err"] = proc, out, err
-    world["status_after"] = main.main(["status", "--data-dir", str(data)])
-    world["posts"] = receiver.wait_for(2)
+    status_after = main.main(["status", "--data-dir", str(data)])
+    posts = receiver.wait_for(2)
     receiver.__exit__()
     grams = []
     while True:
@@ -259,14 +391,16 @@ def live_run(world, project, tmp_path):
         except OSError:
             break
     sock.close()
-    world["datagrams"] = grams
-    world["logs"] = "".join(p.read_text() for p in (tmp_path / "live" / "logs").iterdir())
+    logs = "".join(p.read_text() for p in (tmp_path / "live" / "logs").iterdir())
+    return LiveRun(proc=proc, out=out, err=err, families=families, health=health_seen,
+                   status_running=status_running, status_after=status_after, posts=posts,
+                   datagrams=grams, logs=logs)
 
 
 @then("/metrics parses with prometheus-client's parser and counts the candles processed")
-def metrics_parsed(world):
-    assert world["proc"].returncode == 0, world["err"]
-    families = world["families"]
+def metrics_parsed(live):
+    assert live.proc.returncode == 0, live.err
+    families = live.families
     assert families["paperbot_candles_processed"].samples[0].value >= 1
     for name in ("paperbot_cycles_skipped", "paperbot_api_retries", "paperbot_position_size",
                  "paperbot_realised_pnl", "paperbot_unrealised_pnl", "paperbot_last_price",
@@ -277,66 +411,67 @@ def metrics_parsed(world):
 
 
 @then("/health answers 200 with status ok")
-def health_ok(world):
-    assert world["health"][0] == 200 and world["health"][1]["status"] == "ok"
+def health_ok(live):
+    assert live.health[0] == 200 and live.health[1]["status"] == "ok"
 
 
 @then("systemd's socket got READY=1, WATCHDOG=1 and STOPPING=1")
-def systemd_datagrams(world):
-    grams = world["datagrams"]
+def systemd_datagrams(live):
+    grams = live.datagrams
     assert grams[0].startswith("READY=1") and "WATCHDOG=1" in grams
     assert grams[-1] == "STOPPING=1"
 
 
 @then("the receiver got the start and stop alerts")
-def live_alerts(world):
-    posts = world["posts"]
+def live_alerts(live):
+    posts = live.posts
     assert "started on local emulator" in posts[0]["message"]
     assert "BNB/USDT" in posts[0]["message"]
     assert posts[-1]["message"].startswith("stopped; position:")
 
 
 @then("status exited 0 while the bot ran and exits 1 after it stopped")
-def status_codes(world):
-    assert (world["status_running"], world["status_after"]) == (0, 1)
+def status_codes(live):
+    assert (live.status_running, live.status_after) == (0, 1)
 
 
 @then("no log file or output holds the alert URL's token")
-def no_token(world):
-    assert TOKEN not in world["logs"] + world["out"] + world["err"]
+def no_token(live):
+    assert TOKEN not in live.logs + live.out + live.err
 
 
 # --- status ------------------------------------------------------------------------------
 
 
-@given("three data folders under one root: one running, one running but stale, one stopped")
-def three_folders(world, tmp_path):
+@given("three data folders under one root: one running, one running but stale, one stopped",
+       target_fixture="instances")
+def three_folders(tmp_path) -> Instances:
     root = tmp_path / "instances"
-    world["root"] = root
-    world["running"] = _bot_folder(root / "a-running", last_cycle=time.time())
-    world["stale"] = _bot_folder(root / "b-stale", last_cycle=time.time() - 600)
-    world["stopped"] = _bot_folder(root / "c-stopped", last_cycle=NOW)
+    return Instances(root=root,
+                     running=_bot_folder(root / "a-running", last_cycle=time.time()),
+                     stale=_bot_folder(root / "b-stale", last_cycle=time.time() - 600),
+                     stopped=_bot_folder(root / "c-stopped", last_cycle=NOW))
 
 
-@when("status runs on each and status --all runs on the root")
-def status_each(world, capsys):
-    with DataDirLock(world["running"]), DataDirLock(world["stale"]):
-        world["codes"] = [main.main(["status", "--data-dir", str(world[k]), "--no-price"])
-                          for k in ("running", "stale", "stopped")]
+@when("status runs on each and status --all runs on the root", target_fixture="statuses")
+def status_each(instances, capsys) -> StatusRuns:
+    with DataDirLock(instances.running), DataDirLock(instances.stale):
+        codes = [main.main(["status", "--data-dir", str(folder), "--no-price"])
+                 for folder in (instances.running, instances.stale, instances.stopped)]
         capsys.readouterr()
-        world["all"] = main.main(["status", "--all", str(world["root"]), "--no-price"])
-        world["rows"] = capsys.readouterr().out.splitlines()
+        all_status = main.main(["status", "--all", str(instances.root), "--no-price"])
+        return StatusRuns(codes, all_status, capsys.readouterr().out.splitlines())
 
 
 @then("the exit statuses are 0, 3 and 1")
-def status_exits(world):
-    assert world["codes"] == [0, 3, 1]
+def status_exits(statuses):
+    assert statuses.codes == [0, 3, 1]
 
 
 @then("status --all prints one line per instance and exits 1")
-def status_all(world):
-    rows = world["rows"]
-    assert world["all"] == 1 and len(rows) == 3
+def status_all(statuses):
+    rows = statuses.rows
+    assert statuses.all_status == 1 and len(rows) == 3
     assert [r.split()[:2] for r in rows] == [["a-running", "running"], ["b-stale", "stale"],
                                              ["c-stopped", "not"]]
     assert all("ETH/USDT" in r and "macd" in r for r in rows)
@@ -345,15 +480,15 @@ def status_all(world):
 # --- console -----------------------------------------------------------------------------
 
 
-@when("the bot runs 3 candles paced at 600x on a terminal")
-def terminal_lines(world, project, tmp_path):
-    world["terminal"] = run_on_terminal(project, "--speed", "600", "--max-candles", "3",
-                                        *_dirs(tmp_path, "lines"))
+@when("the bot runs 3 candles paced at 600x on a terminal", target_fixture="terminal")
+def terminal_lines(project, tmp_path) -> TerminalRun:
+    return TerminalRun(*run_on_terminal(project, "--speed", "600", "--max-candles", "3",
+                                        *_dirs(tmp_path, "lines")))
 
 
 @then("the terminal shows 3 lines with time, close, signal, action and position")
-def three_lines(world):
-    status, shown = world["terminal"]
+def three_lines(terminal):
+    status, shown = terminal.status, terminal.shown
     assert status == 0, shown
     lines = [x for x in shown.splitlines() if " close " in x]
     assert len(lines) == 3, shown
@@ -363,16 +498,17 @@ def three_lines(world):
     assert "Trades:  " in shown
 
 
-@when("the bot runs 20 candles at --speed max on a terminal with a heartbeat every minute")
-def terminal_progress(world, project, tmp_path):
-    world["terminal"] = run_on_terminal(project, "--speed", "max", "--max-candles", "20",
-                                        *_dirs(tmp_path, "max"), env={"HEARTBEAT_SECONDS": "60"})
-    world["log"] = (tmp_path / "max" / "logs" / "trading.log").read_text()
+@when("the bot runs 20 candles at --speed max on a terminal with a heartbeat every minute",
+      target_fixture="terminal")
+def terminal_progress(project, tmp_path) -> TerminalRun:
+    status, shown = run_on_terminal(project, "--speed", "max", "--max-candles", "20",
+                                    *_dirs(tmp_path, "max"), env={"HEARTBEAT_SECONDS": "60"})
+    return TerminalRun(status, shown, (tmp_path / "max" / "logs" / "trading.log").read_text())
 
 
 @then("the terminal shows one progress line ending at 20/20 with candles/s and an ETA")
-def one_progress_line(world):
-    status, shown = world["terminal"]
+def one_progress_line(terminal):
+    status, shown = terminal.status, terminal.shown
     assert status == 0, shown
     progress = shown.split("Candles: ")[0]
     assert progress.count("\n") == 1 and "Heartbeat" not in shown and " close " not in shown
@@ -380,57 +516,58 @@ def one_progress_line(world):
 
 
 @then("trading.log still holds the heartbeats")
-def heartbeats_logged(world):
-    assert "Heartbeat: " in world["log"]
+def heartbeats_logged(terminal):
+    assert "Heartbeat: " in terminal.log
 
 
-@when("the bot starts on ETH/USDT with a trade size below the market's minimum notional")
-def failed_start(world, tmp_path, monkeypatch, capsys):
+@when("the bot starts on ETH/USDT with a trade size below the market's minimum notional",
+      target_fixture="refused")
+def failed_start(tmp_path, monkeypatch, capsys) -> tuple[int, str, str]:
     monkeypatch.setenv("SYMBOL", "ETH/USDT")
     status = main.main(["--speed", "max", "--max-candles", "1", *_dirs(tmp_path, "fail")])
-    world["failed"] = (status, *capsys.readouterr())
+    return (status, *capsys.readouterr())
 
 
 @then("it exits 2 with one line naming the min notional rule and prints nothing on stdout")
-def failed_start_output(world):
-    status, out, err = world["failed"]
+def failed_start_output(refused):
+    status, out, err = refused
     problems = [x for x in err.splitlines() if x.startswith("main.py: error:")]
     assert status == 2 and out == "" and len(problems) == 1
     assert "TRADE_SIZE 0.001 ETH is worth" in problems[0] and "min notional" in problems[0]
 
 
-@when("the bot runs 2 candles with --quiet")
-def quiet_run(world, project, tmp_path):
-    world["done"] = run_main(project, "--speed", "max", "--max-candles", "2", "--quiet",
-                             *_dirs(tmp_path, "quiet"))
+@when("the bot runs 2 candles with --quiet", target_fixture="quiet")
+def quiet_run(project, tmp_path) -> subprocess.CompletedProcess:
+    return run_main(project, "--speed", "max", "--max-candles", "2", "--quiet",
+                    *_dirs(tmp_path, "quiet"))
 
 
 @then("it exits 0 and prints nothing at all")
-def nothing_printed(world):
-    done = world["done"]
-    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+def nothing_printed(quiet):
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
 
 
 # --- flags and symbols -------------------------------------------------------------------
 
 
 @when("the bot runs with --symbol ETH/USDT --strategy macd --param MACD_FAST=5 --sl 0.01"
-      " --tp 0.03 --trade-size 0.01")
-def flagged_run(world, tmp_path, capsys):
-    world["status"] = main.main([
+      " --tp 0.03 --trade-size 0.01", target_fixture="flagged")
+def flagged_run(tmp_path, capsys) -> FlaggedRun:
+    status = main.main([
         "--symbol", "eth/usdt", "--timeframe", "1m", "--strategy", "macd", "--param",
         "MACD_FAST=5", "--sl", "0.01", "--tp", "0.03", "--trade-size", "0.01", "--speed",
         "max", "--max-candles", "2", "--quiet", *_dirs(tmp_path, "flags")])
-    world["first"] = (tmp_path / "flags" / "logs" / "trading.log").read_text().splitlines()[0]
+    first = (tmp_path / "flags" / "logs" / "trading.log").read_text().splitlines()[0]
     capsys.readouterr()
+    return FlaggedRun(status, first)
 
 
 @then("trading.log's first line names ETH/USDT, macd, 0.01 ETH, stop-loss 1.00 % and"
       " take-profit 3.00 %")
-def flagged_log(world):
-    assert world["status"] == 0
-    assert "ETH/USDT 1m, strategy macd, trade size 0.01 ETH" in world["first"]
-    assert "stop-loss 1.00 %, take-profit 3.00 %" in world["first"]
+def flagged_log(flagged):
+    assert flagged.status == 0
+    assert "ETH/USDT 1m, strategy macd, trade size 0.01 ETH" in flagged.first_line
+    assert "stop-loss 1.00 %, take-profit 3.00 %" in flagged.first_line
 
 
 @then("--sl 2, --param X and --param WINDOW=3 each exit 2 with one line naming the rule")
@@ -444,41 +581,43 @@ def bad_flags(tmp_path, capsys):
     assert not (tmp_path / "bad").exists()
 
 
-@given("a standalone emulator listing BTC/USDT, ETH/USDT and BNB/USDT")
-def listing(world, standalone):
+@given("a standalone emulator listing BTC/USDT, ETH/USDT and BNB/USDT",
+       target_fixture="exchange")
+def listing(standalone) -> Any:
     exchange = make_ccxt_for_emulator(standalone.url, DEFAULT_API_KEY, DEFAULT_API_SECRET,
                                       clock=remote_emulator_clock(standalone.url))
     markets = exchange.load_markets()
     assert {"BTC/USDT", "ETH/USDT", "BNB/USDT"} <= set(markets)
-    world["emulator"], world["exchange"] = standalone, exchange
+    return exchange
 
 
-@when("a bot starts on DOGE/USDT, and another on BNB/USDT with 0.001 BNB")
-def unlisted_and_small(world, tmp_path, capsys):
-    url = world["emulator"].url
+@when("a bot starts on DOGE/USDT, and another on BNB/USDT with 0.001 BNB",
+      target_fixture="results")
+def unlisted_and_small(standalone, tmp_path, capsys) -> list[tuple[int, Any]]:
+    url = standalone.url
     results = []
     for symbol, size in (("DOGE/USDT", "0.001"), ("BNB/USDT", "0.001")):
         status = main.main(["--exchange-url", url, "--symbol", symbol, "--trade-size", size,
                             "--max-candles", "1", *_dirs(tmp_path, symbol.replace("/", ""))])
         results.append((status, capsys.readouterr()))
-    world["results"] = results
+    return results
 
 
 @then("the first exits 2 saying DOGE/USDT is not listed")
-def doge_refused(world):
-    status, (out, err) = world["results"][0]
+def doge_refused(results):
+    status, (out, err) = results[0]
     assert status == 2 and out == ""
     assert "symbol DOGE/USDT is not listed on this exchange" in err
 
 
 @then("the second exits 2 with BNB/USDT's min notional rule")
-def bnb_refused(world):
-    status, (out, err) = world["results"][1]
+def bnb_refused(results):
+    status, (out, err) = results[1]
     assert status == 2 and out == ""
     assert "TRADE_SIZE 0.001 BNB is worth" in err and "min notional" in err
 
 
-def _account(exchange):
+def _account(exchange: Any) -> tuple[dict[str, Any], dict[str, list[dict]]]:
     free = exchange.fetch_balance()["free"]
     trades = {s: exchange.fetch_my_trades(s) for s in ("BTC/USDT", "ETH/USDT")}
     return free, trades
@@ -501,25 +640,27 @@ def _deltas(rows, base):
 
 
 @when("a BTC/USDT bot and an ETH/USDT bot run 20 candles each at the same time in their own"
-      " folders")
-def two_bots(world, project, tmp_path):
-    url = world["emulator"].url
-    world["start"], _ = _account(world["exchange"])
+      " folders", target_fixture="bots")
+def two_bots(standalone, exchange, project, tmp_path) -> TwoBots:
+    url = standalone.url
+    start, _ = _account(exchange)
     jobs = {}
     for name, symbol, size in (("btc", "BTC/USDT", "0.001"), ("eth", "ETH/USDT", "0.01")):
         jobs[name] = (project, ["--exchange-url", url, "--symbol", symbol, "--trade-size", size,
                                 "--max-candles", "20", "--quiet", *_dirs(tmp_path, name)],
                       FAST_TRADING)
-    world["done"] = run_many(jobs)
-    world["end"], world["trades"] = _account(world["exchange"])
+    done = run_many(jobs)
+    end, trades = _account(exchange)
+    journals = {}
     for name in ("btc", "eth"):
-        assert world["done"][name].returncode == 0, world["done"][name].stderr
-        world[name] = load_rows(tmp_path / name / "data" / "historical_trades.csv")
+        assert done[name].returncode == 0, done[name].stderr
+        journals[name] = load_rows(tmp_path / name / "data" / "historical_trades.csv")
+    return TwoBots(start, end, trades, journals["btc"], journals["eth"])
 
 
 @then("each journal holds only its own symbol's fills, as many as the exchange's trades of it")
-def own_orders(world):
-    btc, eth, trades = world["btc"], world["eth"], world["trades"]
+def own_orders(bots):
+    btc, eth, trades = bots.btc, bots.eth, bots.trades
     assert btc and eth, "both bots should have traded"
     assert {r["symbol"] for r in btc} == {"BTC/USDT"}
     assert {r["symbol"] for r in eth} == {"ETH/USDT"}
@@ -529,10 +670,10 @@ def own_orders(world):
 
 
 @then("the account's USDT, BTC and ETH moved exactly as the two journals say")
-def balances_add_up(world):
-    start, end = world["start"], world["end"]
-    btc_quote, btc_base = _deltas(world["btc"], "BTC")
-    eth_quote, eth_base = _deltas(world["eth"], "ETH")
+def balances_add_up(bots):
+    start, end = bots.start, bots.end
+    btc_quote, btc_base = _deltas(bots.btc, "BTC")
+    eth_quote, eth_base = _deltas(bots.eth, "ETH")
 
     def moved(asset):
         return Decimal(str(end.get(asset, 0))) - Decimal(str(start.get(asset, 0)))
