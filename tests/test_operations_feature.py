@@ -301,11 +301,14 @@ def failures_logged(comparison):
 
 @given("a notifier watching the bot's error log with a one-hour interval",
        target_fixture="watch")
-def watching_notifier(open_receiver) -> ErrorWatch:
+def watching_notifier(open_receiver, request) -> ErrorWatch:
     receiver = open_receiver()
     notifier = Notifier(DeliveryWorker([receiver.url()]), ("error",),
                         position=lambda: "flat", limiter=KindLimiter(3600))
     notifier.watch_errors("paperbot")
+    # Closed by the scenario's own step; this only keeps a failed step's handler from
+    # watching the error log of the tests that follow (closing twice does nothing).
+    request.addfinalizer(notifier.close)
     return ErrorWatch(receiver, notifier)
 
 
