@@ -47,8 +47,12 @@ class CommandResult:
 
 @pytest.fixture()
 def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The scenario's folder, also the working directory."""
+    """The scenario's folder, also the working directory and the project folder (so a
+    command's default output, e.g. ``reports/signals.csv``, lands here, not in the checkout)."""
+    import config.settings as settings_module
+
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(settings_module, "PROJECT_DIR", tmp_path)
     return tmp_path
 
 
