@@ -383,7 +383,12 @@ def live_run(live_targets, project, tmp_path) -> LiveRun:
         time.sleep(1.1)  # at least one watchdog ping (every 1 s with a 2 s watchdog)
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # a bot that ignores SIGTERM must not outlive the test
+            proc.communicate()
+            raise AssertionError("the bot did not stop within 30 s of SIGTERM") from None
     status_after = main.main(["status", "--data-dir", str(data)])
     posts = receiver.wait_for(2)
     receiver.__exit__()
