@@ -87,6 +87,14 @@ def strategy_signals(candles, name: str, params: Mapping[str, Any] | None,
     return frame, merged
 
 
+def check_inputs(candles: Any, capital: float) -> None:
+    """BacktestError (one line) unless the capital is positive and there are 2+ candles."""
+    if not capital > 0:
+        raise BacktestError(f"capital {capital!r} must be a positive amount (e.g. 10000)")
+    if len(candles) < 2:
+        raise BacktestError(f"{len(candles)} candle(s) are too few to backtest; need at least 2")
+
+
 def run_on_signal(
     candles,
     signal: np.ndarray,
@@ -98,10 +106,7 @@ def run_on_signal(
     progress: Callable[[float], None] | None = None,
 ) -> BacktestResult:
     """Fill ``signal`` on the candle frame and compute the ledger, equity and metrics."""
-    if not capital > 0:
-        raise BacktestError(f"capital {capital!r} must be a positive amount (e.g. 10000)")
-    if len(candles) < 2:
-        raise BacktestError(f"{len(candles)} candle(s) are too few to backtest; need at least 2")
+    check_inputs(candles, capital)
     stamps = candles["timestamp"].to_numpy()
     o, h = candles["open"].to_numpy(), candles["high"].to_numpy()
     lo, c = candles["low"].to_numpy(), candles["close"].to_numpy()
@@ -189,10 +194,7 @@ def run_on_intents(
     progress: Callable[[float], None] | None = None,
 ) -> BacktestResult:
     """Run the strategy frame's order intents through ``backtest.orders`` and report them."""
-    if not capital > 0:
-        raise BacktestError(f"capital {capital!r} must be a positive amount (e.g. 10000)")
-    if len(candles) < 2:
-        raise BacktestError(f"{len(candles)} candle(s) are too few to backtest; need at least 2")
+    check_inputs(candles, capital)
     record = get_strategy(strategy)
     loss = params.get(record.intraday_loss_param) if record.intraday_loss_param else None
     # run_backtest resolved the mintick (resolve_mintick) before handing the broker here

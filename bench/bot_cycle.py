@@ -28,12 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.wiring import (  # noqa: E402
     build_bot,
-    build_client,
-    build_positions,
     start_local_exchange,
 )
 from config.settings import load_settings  # noqa: E402
-from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET  # noqa: E402
 from storage.logs import setup_logging, teardown_logging  # noqa: E402
 
 HISTORY = 60
@@ -73,11 +70,7 @@ def run(candles: int, strategy: str, poll_seconds: int, folder: Path) -> dict[st
     setup_logging(settings.logs_dir, console=False, clock=local.clock)
     stages = StageTimes()
     try:
-        client = build_client(settings, kind="local", base_url=local.server.base_url,
-                              clock=local.clock, api_key=DEFAULT_API_KEY,
-                              api_secret=DEFAULT_API_SECRET)
-        positions = build_positions(settings, client=client, clock=local.clock,
-                                    exchange_name="local")
+        client, positions = local.connect(settings)
         bot = build_bot(settings, client=client, positions=positions, clock=local.clock,
                         max_candles=candles)
         stages.wrap(bot, "run_cycle", "whole cycle")

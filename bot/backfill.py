@@ -94,7 +94,8 @@ class CandleRecorder:
             if left:
                 # The window waits until the gap before it is filled, so none is sealed in.
                 return StoreResult(backfilled=backfilled, complete=False)
-        stored = last_stored_timestamp(self.path)
+        # Only a back-fill moves the file's end between here and ``before``: no second read.
+        stored = last_stored_timestamp(self.path) if backfilled else before
         appended = append_candles(self.path, frame)
         previous = stored
         for stamp in frame["timestamp"]:

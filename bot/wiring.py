@@ -55,6 +55,17 @@ class LocalExchange:
     description: str
     notes: list[str] = field(default_factory=list)
 
+    def connect(self, settings: Settings) -> tuple[ExchangeClient, PositionManager]:
+        """A client on this exchange (its own keys) and the position manager over
+        ``settings.data_dir``: what a bot on it is built from (tests and benchmarks)."""
+        from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET
+
+        client = build_client(settings, kind="local", base_url=self.server.base_url,
+                              clock=self.clock, api_key=DEFAULT_API_KEY,
+                              api_secret=DEFAULT_API_SECRET)
+        return client, build_positions(settings, client=client, clock=self.clock,
+                                       exchange_name="local")
+
 
 def remote_emulator_clock(base_url: str, timeout_s: float = 5.0) -> AcceleratedClock:
     """A clock that follows a standalone emulator's (possibly accelerated) clock.

@@ -729,13 +729,18 @@ class EmulatorServer:
             raise ApiError(400, -1139, "Invalid ticker type.")
         return kind
 
+    def _window_symbols(self, params: dict[str, str]) -> tuple[str | None, list[str]]:
+        """``_chosen_symbols`` of a window ticker: a symbol is required, at most 100 of them."""
+        single, names = self._chosen_symbols(params, required=True)
+        if len(names) > 100:
+            raise illegal("symbols", "at most 100 symbols")
+        return single, names
+
     def _rolling_ticker(self, request: _Request) -> object:
         params = request.params
         kind = self._ticker_type(params)
         window = window_size_ms(params.get("windowSize"))
-        single, names = self._chosen_symbols(params, required=True)
-        if len(names) > 100:
-            raise illegal("symbols", "at most 100 symbols")
+        single, names = self._window_symbols(params)
         now = self.clock.now_ms()
         open_ms = (now - window) // 60_000 * 60_000
         fields = MINI_FIELDS if kind == "MINI" else WINDOW_FIELDS
@@ -747,9 +752,7 @@ class EmulatorServer:
         params = request.params
         kind = self._ticker_type(params)
         shift = time_zone_ms(params.get("timeZone"))
-        single, names = self._chosen_symbols(params, required=True)
-        if len(names) > 100:
-            raise illegal("symbols", "at most 100 symbols")
+        single, names = self._window_symbols(params)
         now = self.clock.now_ms()
         day_open = (now + shift) // 86_400_000 * 86_400_000 - shift
         fields = MINI_FIELDS if kind == "MINI" else WINDOW_FIELDS

@@ -102,15 +102,6 @@ def _parse_columns(rows: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
     return stamps, values
 
 
-def parse_rows(rows: Sequence[Any]) -> pd.DataFrame:
-    """Raw OHLCV rows as a candle-shaped frame, checking only each row's shape and types.
-
-    Raises CandleDataError naming the first row that is None, short, or has a missing or
-    non-numeric field; value rules are left to ``candle_problem``.
-    """
-    return candles_from_columns(*_parse_columns(rows))
-
-
 def _raise_problem(stamps: np.ndarray, values: np.ndarray, total: int) -> None:
     """CandleDataError for the first ``columns_problem`` in the rows (a prefix of the reply)."""
     problem_at = columns_problem(stamps, values[:, :4], values[:, 4])

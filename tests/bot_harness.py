@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.wiring import build_bot, build_client, build_positions, start_local_exchange
+from bot.wiring import build_bot, start_local_exchange
 from config.settings import load_settings
-from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from storage.logs import setup_logging, teardown_logging
 
 # A fixed market start (2026-01-01 00:00 UTC) makes every in-process run the same candles.
@@ -39,11 +38,7 @@ class BotHarness:
 
     def new_bot(self, max_candles: int | None):
         """Build a fresh client, position manager and loop (as a restarted process would)."""
-        client = build_client(self.settings, kind="local", base_url=self.server.base_url,
-                              clock=self.clock, api_key=DEFAULT_API_KEY,
-                              api_secret=DEFAULT_API_SECRET)
-        positions = build_positions(self.settings, client=client, clock=self.clock,
-                                    exchange_name="local")
+        client, positions = self.local.connect(self.settings)
         self.bot = build_bot(self.settings, client=client, positions=positions,
                              clock=self.clock, max_candles=max_candles)
         return self.bot

@@ -69,6 +69,17 @@ def assert_served_cleanly(server: EmulatorServer) -> None:
 
 
 @pytest.fixture
+def servers() -> Iterator[list[EmulatorServer]]:
+    """Emulators a scenario built and started itself (the list it appends them to), stopped
+    after it; unlike ``start_emulator`` no clean-serve check follows (the emulator feature
+    files' teardown never had one)."""
+    started: list[EmulatorServer] = []
+    yield started
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
 def start_emulator() -> Iterator[Callable[..., EmulatorServer]]:
     """``start_emulator(market, clock, **options)``: an in-process emulator on 127.0.0.1 and a
     free port, stopped after the test and then checked with ``assert_served_cleanly``."""

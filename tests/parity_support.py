@@ -348,9 +348,8 @@ def parity_run(n: int = CANDLES, seed: int = SEED, strategy: str = STRATEGY,
     """
     from backtest.engine import FillRules
     from backtest.run import run_backtest
-    from bot.wiring import build_bot, build_client, build_positions, start_local_exchange
+    from bot.wiring import build_bot, start_local_exchange
     from config.settings import load_settings
-    from emulator.server import DEFAULT_API_KEY, DEFAULT_API_SECRET
     from storage.candles import read_candles
     from storage.logs import setup_logging, teardown_logging
     from storage.trades import read_trades
@@ -372,11 +371,7 @@ def parity_run(n: int = CANDLES, seed: int = SEED, strategy: str = STRATEGY,
     local = start_local_exchange(settings, speed=float("inf"), seed=0, replay=csv)
     setup_logging(settings.logs_dir, console=False, clock=local.clock)
     try:
-        client = build_client(settings, kind="local", base_url=local.server.base_url,
-                              clock=local.clock, api_key=DEFAULT_API_KEY,
-                              api_secret=DEFAULT_API_SECRET)
-        positions = build_positions(settings, client=client, clock=local.clock,
-                                    exchange_name="local")
+        client, positions = local.connect(settings)
         recorder = PollRecorder(client, local.clock)
         # Candles HISTORY-1 .. N-2 are acted on: the last signal the backtester can fill too.
         bot = build_bot(settings, client=recorder, positions=positions, clock=local.clock,

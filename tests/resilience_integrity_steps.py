@@ -425,17 +425,9 @@ def small_disk() -> None:
 @when("the disk fills up completely and the price falls through the stop-loss",
       target_fixture="disk_output")
 def fill_the_disk(tmp_path: Path) -> str:
-    from tests.conftest import PROJECT_DIR
-    from tests.test_disk_full import PROTECT
+    from tests.test_disk_full import run_on_a_full_disk
 
-    folder = tmp_path / "disk"
-    folder.mkdir()
-    script = (f"mount -t tmpfs -o size=512k tmpfs {folder} && exec {sys.executable} -c"
-              f" \"$0\" {folder} {PROJECT_DIR}")
-    done = subprocess.run(["unshare", "-rm", "sh", "-c", script, PROTECT], capture_output=True,
-                          text=True, timeout=60, check=False, cwd=PROJECT_DIR)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return run_on_a_full_disk(tmp_path)
 
 
 @then("the position is sold and journaled, using the space the reserve freed")

@@ -167,6 +167,22 @@ def test_run_on_signal_rejects_bad_capital_and_too_few_candles():
         run_on_signal(candles.iloc[:1], np.zeros(1, dtype=np.int8), RULES, 100.0)
 
 
+def test_both_backtest_paths_share_one_input_check():
+    """
+    Given a negative capital, one candle, and then ten candles with a capital of 100
+    When the inputs are checked
+    Then the first two are refused with the line naming what is wrong, the last passes
+    """
+    from backtest.run import check_inputs
+
+    candles = synthetic_candles(10)
+    with pytest.raises(BacktestError, match="capital -1.0 must be a positive amount"):
+        check_inputs(candles, -1.0)
+    with pytest.raises(BacktestError, match="1 candle\\(s\\) are too few"):
+        check_inputs(candles.iloc[:1], 100.0)
+    assert check_inputs(candles, 100.0) is None
+
+
 def test_strategy_signals_come_from_the_registry():
     """
     Given the rsi strategy with RSI_PERIOD=10

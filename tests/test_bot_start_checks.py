@@ -126,3 +126,24 @@ def test_a_local_exchange_state_that_is_a_folder_is_one_line(tmp_path):
     with pytest.raises(StartupError, match="it must be a file") as caught:
         start_local_exchange(settings, speed=1.0, seed=1)
     assert "\n" not in str(caught.value)
+
+
+def test_a_local_exchange_connects_a_client_and_positions_on_its_own_keys(tmp_path):
+    """
+    Given the built-in exchange started for a data folder
+    When a client and position manager are connected to it
+    Then the client has loaded the symbol's market rules, and the position manager is flat
+     and holds its disk reserve in that data folder
+    """
+    from storage.reserve import RESERVE_NAME
+
+    settings = settings_in(tmp_path)
+    local = start_local_exchange(settings, speed=float("inf"), seed=1,
+                                 start_ms=HARNESS_START_MS)
+    try:
+        client, positions = local.connect(settings)
+        assert client.market_rules().base == "BTC"
+        assert positions.position is None
+        assert (settings.data_dir / RESERVE_NAME).is_file()
+    finally:
+        local.server.stop()

@@ -12,6 +12,7 @@ import errno
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -70,6 +71,21 @@ def _private_tmpfs_works() -> bool:
     return probe.returncode == 0
 
 
+def run_on_a_full_disk(tmp_path: Path) -> str:
+    """``PROTECT`` run on a 512 KiB tmpfs of its own (a private mount namespace); its output.
+
+    Shared by this test and the full-disk scenario of features/resilience.feature.
+    """
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    script = (f"mount -t tmpfs -o size=512k tmpfs {folder} && exec {sys.executable} -c"
+              f" \"$0\" {folder} {PROJECT_DIR}")
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", script, PROTECT], capture_output=True,
+                          text=True, timeout=60, check=False, cwd=PROJECT_DIR)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 @pytest.mark.skipif(not _private_tmpfs_works(), reason="no private tmpfs (unshare) here")
 def test_stop_loss_fires_on_a_really_full_disk_thanks_to_the_reserve(tmp_path):
     """
@@ -78,14 +94,7 @@ def test_stop_loss_fires_on_a_really_full_disk_thanks_to_the_reserve(tmp_path):
     Then the reserve is released, the intent saved, the position sold and journaled
     And no new position is opened while the disk is full, and one is once there is room
     """
-    folder = tmp_path / "disk"
-    folder.mkdir()
-    script = (f"mount -t tmpfs -o size=512k tmpfs {folder} && exec {sys.executable} -c"
-              f" \"$0\" {folder} {PROJECT_DIR}")
-    done = subprocess.run(["unshare", "-rm", "sh", "-c", script, PROTECT], capture_output=True,
-                          text=True, timeout=60, check=False, cwd=PROJECT_DIR)
-    out = done.stdout
-    assert done.returncode == 0, done.stderr
+    out = run_on_a_full_disk(tmp_path)
     assert "buy: bought" in out and f"disk full: {errno.ENOSPC}" in out
     assert "stop: sold: stop_loss" in out
     assert "rows: ['buy/', 'sell/stop_loss']" in out

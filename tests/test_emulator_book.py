@@ -283,3 +283,15 @@ def test_cached_sums_of_closed_candles_follow_scripts():
     assert again[2, 10] == pytest.approx(float(
         (candle_trades(market, first + 10, 1).prices * candle_trades(market, first + 10, 1).qtys
          ).sum()))
+
+
+def test_both_window_tickers_require_symbols_the_same_way(server):
+    """
+    Given the emulator
+    When the rolling-window and the trading-day tickers are asked without a symbol, and the
+     shared symbol rule is given one symbol
+    Then both answer -1102, and the rule gives that symbol alone
+    """
+    for path in ("/api/v3/ticker", "/api/v3/ticker/tradingDay"):
+        assert public(server, path).code == -1102
+    assert server._window_symbols({"symbol": "BTCUSDT"}) == ("BTCUSDT", ["BTCUSDT"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -85,15 +84,6 @@ class Restart:
 def clock() -> ManualClock:
     """The scenario's time, starting at a whole minute (T0)."""
     return ManualClock(T0)
-
-
-@pytest.fixture()
-def servers() -> Iterator[list[EmulatorServer]]:
-    """Every emulator a scenario started, stopped after it."""
-    started: list[EmulatorServer] = []
-    yield started
-    for server in started:
-        server.stop()
 
 
 def _serve(servers: list[EmulatorServer], server: EmulatorServer) -> EmulatorServer:

@@ -8,7 +8,6 @@ emulator, the purchase, the restarted emulator) instead of a shared dict.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,15 +40,6 @@ class Restarted:
 
     server: EmulatorServer
     error: str | None = None
-
-
-@pytest.fixture()
-def servers() -> Iterator[list[EmulatorServer]]:
-    """Every emulator a scenario started, stopped after it."""
-    started: list[EmulatorServer] = []
-    yield started
-    for server in started:
-        server.stop()
 
 
 def ccxt_for(server: EmulatorServer) -> ccxt.binance:

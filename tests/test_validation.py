@@ -8,9 +8,9 @@ import pytest
 
 from exchange.validation import (
     CandleDataError,
+    _parse_columns,
     closed_candles,
     describe_time,
-    parse_rows,
     raw_row_problem,
     rows_to_frame,
 )
@@ -151,16 +151,16 @@ def test_describe_time_formats_utc_and_tolerates_junk():
     assert describe_time("junk") == "'junk'"
 
 
-def test_parse_rows_checks_shape_but_not_price_rules():
+def test_parsing_checks_shape_but_not_price_rules():
     """
     Given a well-formed reply whose second candle has high below low
-    When it is parsed
-    Then the frame is built (price rules are not its job), while a None row still fails
+    When it is parsed into columns
+    Then the columns are built (price rules are not its job), while a None row still fails
     """
     rows = _with(1, [T0 + MINUTE, 100.0, 98.0, 99.0, 98.5, 1.0])
-    assert parse_rows(rows)["high"].iat[1] == 98.0
+    assert _parse_columns(rows)[1][1, 1] == 98.0  # row 2's high
     with pytest.raises(CandleDataError, match="missing"):
-        parse_rows(_with(1, None))
+        _parse_columns(_with(1, None))
 
 
 def test_closed_candles_ignore_price_oddities_of_the_open_candle():
