@@ -44,6 +44,14 @@ def run_order(module_name: str) -> int:
         return len(LONGEST_MODULES)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Before any worker starts (controller only): the project's byte-code (tests/bytecode.py)."""
+    if not hasattr(config, "workerinput"):
+        from tests.bytecode import precompile
+
+        precompile(PROJECT_DIR)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Start the longest modules first (a stable sort: each module keeps its own order)."""
     items.sort(key=lambda item: run_order(item.path.name))
