@@ -8,7 +8,6 @@ import pytest
 from binance.error import ClientError
 from binance.spot import Spot as Connector
 from binance_common.errors import BadRequestError
-from binance_sdk_spot.spot import ConfigurationRestAPI, Spot
 
 from core.clock import RealClock
 from emulator.market import GeneratedMarket
@@ -29,6 +28,10 @@ def server():
 
 @pytest.fixture(scope="module")
 def sdk(server):
+    # Imported here, not at collection: the SDK's models take ~1.7 s to import, which every
+    # test worker would pay though only one runs this module.
+    from binance_sdk_spot.spot import ConfigurationRestAPI, Spot
+
     config = ConfigurationRestAPI(api_key=DEFAULT_API_KEY, api_secret=DEFAULT_API_SECRET,
                                   base_path=server.base_url, retries=0, timeout=5000)
     return Spot(config_rest_api=config).rest_api
