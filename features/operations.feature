@@ -67,6 +67,6 @@ Feature: Running unattended
 
   Scenario: Two bots on two symbols share one standalone emulator
     Given a standalone emulator listing BTC/USDT, ETH/USDT and BNB/USDT
-    When a BTC/USDT bot and an ETH/USDT bot run 20 candles each at the same time in their own folders
+    When a BTC/USDT bot and an ETH/USDT bot run 50 candles each at the same time in their own folders
     Then each journal holds only its own symbol's fills, as many as the exchange's trades of it
     And the account's USDT, BTC and ETH moved exactly as the two journals say
