@@ -9,6 +9,7 @@ loopback: a regression that would reach Binance fails loudly instead of going ou
 
 from __future__ import annotations
 
+import atexit
 import os
 import queue
 import re
@@ -16,10 +17,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
+from tests.bot_zygote import ForkedRun, Zygote
 from tests.conftest import PROJECT_DIR
 
 LINKED = ("backtest", "bot", "commands", "core", "emulator", "exchange", "ops", "risk", "storage",
@@ -100,12 +103,68 @@ def child_env(project: Path, extra: dict[str, str] | None = None) -> dict[str, s
 
 
 def run_main(project: Path, *args: str, env: dict[str, str] | None = None,
-             timeout: float = 120) -> subprocess.CompletedProcess:
-    """``python main.py *args`` in ``project``; the finished process with text output."""
-    return subprocess.run(
-        [sys.executable, "main.py", *args], cwd=project, env=child_env(project, env),
-        capture_output=True, text=True, timeout=timeout, check=False,
-    )
+             timeout: float = 120, fresh: bool = False) -> subprocess.CompletedProcess:
+    """``python main.py *args`` in ``project``; the finished process with text output.
+
+    The run is forked from this test process's zygote (``tests.bot_zygote``), which saves the
+    ~1 s of library imports of each start; ``fresh=True`` starts a new interpreter instead,
+    for what happens before ``main.py`` runs. A timeout raises ``subprocess.TimeoutExpired``
+    either way.
+    """
+    if fresh or os.name != "posix":
+        return subprocess.run(
+            [sys.executable, "main.py", *args], cwd=project, env=child_env(project, env),
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )
+    return forked_main(project, list(args), child_env(project, env), timeout)
+
+
+_zygote: Zygote | None = None
+_zygote_lock = threading.Lock()
+
+
+def zygote() -> Zygote:
+    """This test process's zygote for ``run_main``, started on first use behind the network
+    jail and ended when the process exits."""
+    global _zygote
+    with _zygote_lock:
+        if _zygote is None or _zygote.proc.poll() is not None:
+            root = Path(tempfile.mkdtemp(prefix="zygote-"))
+            atexit.register(shutil.rmtree, root, True)
+            jail = root / "jail"
+            jail.mkdir()
+            (jail / "sitecustomize.py").write_text(JAIL, encoding="utf-8")
+            _zygote = Zygote(env=child_env(root / "project"), cwd=root)
+            atexit.register(_zygote.close)
+        return _zygote
+
+
+def forked_main(project: Path, args: list[str], env: dict[str, str],
+                timeout: float) -> subprocess.CompletedProcess:
+    """``python main.py *args`` in ``project`` with exactly ``env``, forked from ``zygote()``:
+    what ``subprocess.run(..., capture_output=True, text=True)`` returns or raises."""
+    command = [sys.executable, "main.py", *args]
+    outputs = Path(tempfile.mkdtemp(prefix="run-main-"))
+    try:
+        run = ForkedRun(zygote(), args, cwd=project, env=env, stdout=outputs / "stdout",
+                        stderr=outputs / "stderr")
+        finished = run.reaped_by(time.monotonic() + timeout)
+        if not finished:
+            run.kill()
+        stdout, stderr = (_text(outputs / name) for name in ("stdout", "stderr"))
+        if not finished:
+            raise subprocess.TimeoutExpired(command, timeout, output=stdout, stderr=stderr)
+        assert run.returncode is not None  # reaped
+        return subprocess.CompletedProcess(command, run.returncode, stdout, stderr)
+    finally:
+        shutil.rmtree(outputs, ignore_errors=True)
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:  # the run ended before it opened its output
+        return ""
 
 
 def run_many(jobs: dict[str, tuple[Path, list[str], dict[str, str]]]

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.bot_zygote import ForkedBot, Zygote, _exit_status
+from tests.bot_zygote import ForkedBot, Zygote, exit_status
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="fork and SIGKILL need POSIX")
 
@@ -73,14 +73,14 @@ def test_an_unknown_request_is_an_error_and_the_zygote_keeps_serving(zygote, tmp
     assert life.wait(20) == 0
 
 
-def test_exit_status_is_the_code_or_minus_the_signal():
+def testexit_status_is_the_code_or_minus_the_signal():
     """
     Given wait statuses of a process that exited 3 and of one killed by signal 9
     When they are turned into exit statuses
     Then they are 3 and -9
     """
-    assert _exit_status(3 << 8) == 3
-    assert _exit_status(9) == -9
+    assert exit_status(3 << 8) == 3
+    assert exit_status(9) == -9
 
 
 def test_a_closed_zygote_ends():
