@@ -128,6 +128,25 @@ def last_stored_timestamp(path: str | Path) -> int | None:
     return None
 
 
+_PLAIN_DTYPES = (np.dtype("int64"), np.dtype("float64"))
+
+
+def candle_lines(frame: pd.DataFrame) -> str:
+    """The candle rows of ``frame`` as CSV lines, byte for byte what
+    ``frame[CANDLE_COLUMNS].to_csv(header=False, index=False, lineterminator="\\n")`` writes.
+
+    pandas writes an int64 or float64 value as ``str`` of it (the shortest repr) and needs
+    ~0.5 ms for the one new row of a bot cycle; this joins the same strings in a few µs.
+    Any other dtype, or a NaN (pandas' empty field), goes through pandas itself.
+    """
+    columns = [frame[name].to_numpy() for name in CANDLE_COLUMNS]
+    plain = all(column.dtype in _PLAIN_DTYPES for column in columns)
+    if not plain or any(np.isnan(c).any() for c in columns if c.dtype.kind == "f"):
+        return frame[CANDLE_COLUMNS].to_csv(header=False, index=False, lineterminator="\n")
+    rows = zip(*(column.tolist() for column in columns), strict=True)
+    return "".join(",".join(map(str, row)) + "\n" for row in rows)
+
+
 def append_candles(path: str | Path, frame: pd.DataFrame) -> int:
     """Append the candles newer than the file's last row; return how many were written.
 
@@ -143,7 +162,7 @@ def append_candles(path: str | Path, frame: pd.DataFrame) -> int:
     new = frame if last is None else frame[frame["timestamp"] > last]
     if new.empty:
         return 0
-    body = new[CANDLE_COLUMNS].to_csv(header=False, index=False, lineterminator="\n")
+    body = candle_lines(new)
     header = "" if path.is_file() and path.stat().st_size > 0 else ",".join(CANDLE_COLUMNS) + "\n"
     append_whole(path, (header + body).encode("utf-8"))
     return len(new)
@@ -192,7 +211,7 @@ def replace_last_row(path: str | Path, row: pd.DataFrame) -> None:
     span = _last_line_span(path)
     if span is None:
         return
-    body = row[CANDLE_COLUMNS].to_csv(header=False, index=False, lineterminator="\n")
+    body = candle_lines(row)
     with path.open("rb+") as handle:
         handle.truncate(span[0])
         handle.flush()

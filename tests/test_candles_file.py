@@ -14,6 +14,7 @@ from core.candles import (
 )
 from storage.candles import (
     append_candles,
+    candle_lines,
     last_stored_timestamp,
     read_candles,
     repair_partial_tail,
@@ -254,3 +255,45 @@ def test_a_failed_candle_append_leaves_no_partial_row(tmp_path, monkeypatch):
         append_candles(path, frame(good_rows(4)))
     monkeypatch.undo()
     assert path.read_bytes() == before
+
+
+def _pandas_lines(candles: pd.DataFrame) -> str:
+    return candles[CANDLE_COLUMNS].to_csv(header=False, index=False, lineterminator="\n")
+
+
+def test_candle_lines_are_what_pandas_writes_for_any_float_and_int():
+    """
+    Given 20,000 candle rows whose prices and volumes are random floats of every magnitude
+     (1e-12 to 1e19, subnormal, huge, 0.1 + 0.2, -0.0, infinities) and int64 timestamps,
+     with an extra column in front
+    When they are turned into CSV lines
+    Then the text is byte for byte what pandas' to_csv writes for the six candle columns
+    """
+    rng = np.random.default_rng(7)
+    n = 20_000
+    special = [0.0, -0.0, 1e-5, 1e-4, 0.1 + 0.2, 1e15, 1e16, 9999999999999998.0, 5e-324,
+               1.7976931348623157e308, float("inf"), -float("inf"), 100.0, 3e-7]
+    values = rng.random((n, 5)) * 10.0 ** rng.integers(-12, 20, (n, 5))
+    values.flat[:len(special)] = special
+    candles = pd.DataFrame(values, columns=CANDLE_COLUMNS[1:])
+    candles.insert(0, "timestamp", rng.integers(0, 2**62, n, dtype=np.int64))
+    candles.insert(0, "extra", "x")
+    assert candle_lines(candles) == _pandas_lines(candles)
+
+
+def test_candle_lines_leave_other_dtypes_and_nan_to_pandas():
+    """
+    Given candle frames with a float32 volume, with an object price column, and with a NaN
+    When they are turned into CSV lines
+    Then each text is what pandas writes (its own float32 digits, its empty field for NaN)
+    """
+    base = frame(good_rows(3))
+    as_float32 = base.astype({"volume": "float32"})
+    as_float32.loc[0, "volume"] = np.float32(0.1)
+    as_object = base.astype({"open": object})
+    with_nan = base.copy()
+    with_nan.loc[1, "high"] = np.nan
+    for candles in (as_float32, as_object, with_nan):
+        assert candle_lines(candles) == _pandas_lines(candles)
+    assert candle_lines(as_float32).splitlines()[0].endswith(",0.1")
+    assert "101.0,,100.0" in candle_lines(with_nan)
