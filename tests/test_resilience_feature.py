@@ -2,8 +2,8 @@
 
 The crash scenario starts a standalone emulator and bot processes (``KillLoop``: 30 kills,
 the first one per write window, the rest drawn; this is the suite's one crash run). Its lives
-are forked from a process that imported the bot once (``tests.bot_zygote``), so 31 starts do
-not cost 31 imports of pandas and ccxt; the last, clean run is ``python main.py``. The others
+are forked from a process that imported pandas, numpy and ccxt once (``tests.bot_zygote``),
+so 31 starts do not cost 31 imports of them; the last, clean run is ``python main.py``. The others
 drive the whole bot in-process (``BotHarness``). The steps call the same helpers as
 tests/test_resilience_faults.py. Each step hands what it made to the next through
 pytest-bdd's ``target_fixture`` (the crash run, the kill report, the bot, what a fault did);
@@ -107,7 +107,7 @@ def standalone_emulator(request: pytest.FixtureRequest, speed: int) -> CrashRun:
       target_fixture="report")
 def kill_loop(crash: CrashRun, zygote: Zygote, tmp_path: Path, kills: int) -> KillReport:
     kills = crash_kills(kills)  # CRASH_TEST_KILLS overrides the scenario's count
-    # Each life is forked from a process that imported the bot once (tests.bot_zygote).
+    # Each life is forked from a process that imported the libraries once (tests.bot_zygote).
 
     def start_bot(url, workdir, env):
         return ForkedBot(zygote, bot_argv(url, workdir), workdir, env)
