@@ -1,4 +1,4 @@
-"""The zygote that forks bot lives for the crash test (tests/bot_zygote.py)."""
+"""The zygote that forks the crash test's bot lives (tests/bot_zygote.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def zygote():
 
 def test_a_life_runs_main_with_its_own_environment_and_stderr(zygote, tmp_path):
     """
-    Given a zygote that imported the bot once
+    Given a zygote that imported the libraries once
     When a life runs the bot with HISTORY_CANDLES=ten in its environment
     Then it exits 2 and its one-line refusal naming HISTORY_CANDLES is in its own stderr file,
      while the zygote's environment never had that setting
