@@ -2,9 +2,9 @@
 
 Each run is made once per test process and used by every assertion about it. The first test
 that asks for any of them starts all three, each in its own worker process: they are the
-suite's longest module and start first (tests/conftest.py), and the two cores' other test
-worker mostly waits on bot and emulator subprocesses meanwhile, so the ~6,000 bot cycles take
-about one and a half runs' wall time instead of three:
+suite's longest module and start first (tests/conftest.py), and the other test workers
+often wait on bot and emulator subprocesses meanwhile, so the ~6,000 bot cycles take about one
+and a half runs' wall time instead of three:
 
 * ``replay_run(strategy)``: ``tests.parity_support.parity_run`` on a 2,060-candle replayed
   real-like file (2,000 cycles), for ``sma_rsi`` and ``macd``: every cycle's signal, the
