@@ -117,9 +117,9 @@ def _enter_run(spec: dict) -> None:
     out = os.open(spec.get("stdout") or os.devnull, os.O_WRONLY | os.O_APPEND | os.O_CREAT,
                   0o644)
     err = os.open(spec["stderr"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    os.dup2(null, 0)
-    os.dup2(out, 1)
-    os.dup2(err, 2)
+    for source, target in ((null, 0), (out, 1), (err, 2)):
+        os.dup2(source, target)
+        os.close(source)  # a started interpreter has only 0, 1 and 2 open
     sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 - the process's own
     sys.stdout = open(1, "w", encoding="utf-8", buffering=1, closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace",  # noqa: SIM115

@@ -82,10 +82,17 @@ def project_copy(root: Path) -> Path:
                     ignore=shutil.ignore_patterns("__pycache__"))
     for name in LINKED:
         (project / name).symlink_to(PROJECT_DIR / name, target_is_directory=True)
+    write_jail(root)
+    return project
+
+
+def write_jail(root: Path) -> Path:
+    """``root/jail/sitecustomize.py``, the network jail ``child_env`` of any project under
+    ``root`` puts on ``PYTHONPATH``; the jail folder."""
     jail = root / "jail"
     jail.mkdir()
     (jail / "sitecustomize.py").write_text(JAIL, encoding="utf-8")
-    return project
+    return jail
 
 
 def child_env(project: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -131,9 +138,7 @@ def zygote() -> Zygote:
         if _zygote is None or _zygote.proc.poll() is not None:
             root = Path(tempfile.mkdtemp(prefix="zygote-"))
             atexit.register(shutil.rmtree, root, True)
-            jail = root / "jail"
-            jail.mkdir()
-            (jail / "sitecustomize.py").write_text(JAIL, encoding="utf-8")
+            write_jail(root)
             _zygote = Zygote(env=child_env(root / "project"), cwd=root)
             atexit.register(_zygote.close)
         return _zygote

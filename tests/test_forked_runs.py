@@ -15,7 +15,15 @@ from pathlib import Path
 import pytest
 
 from tests.bot_zygote import ForkedRun, _system_exit_code, threads_problem
-from tests.main_subprocess import child_env, forked_main, project_copy, run_main, zygote
+from tests.main_subprocess import (
+    JAIL,
+    child_env,
+    forked_main,
+    project_copy,
+    run_main,
+    write_jail,
+    zygote,
+)
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="fork needs POSIX")
 
@@ -198,3 +206,30 @@ def test_a_process_with_another_thread_may_not_fork():
     assert threads_problem([main]) is None
     problem = threads_problem([main, helper])
     assert problem is not None and "busy-helper" in problem and "2 threads" in problem
+
+
+def test_the_jail_is_written_where_child_env_puts_it_on_the_path(tmp_path):
+    """
+    Given an empty folder
+    When the network jail is written into it
+    Then its jail folder holds the jail's sitecustomize.py, and the environment child_env
+     gives a project in that folder has exactly that folder as PYTHONPATH
+    """
+    jail = write_jail(tmp_path)
+    assert (jail / "sitecustomize.py").read_text(encoding="utf-8") == JAIL
+    assert child_env(tmp_path / "project")["PYTHONPATH"] == str(jail)
+
+
+def test_a_forked_run_has_only_the_three_standard_descriptors_open(tmp_path):
+    """
+    Given a script that lists the file descriptors open in its process
+    When it runs forked from the zygote
+    Then only 0, 1 and 2 are open besides the one the listing itself opens, as in a started
+     interpreter
+    """
+    _script(tmp_path, "fds.py",
+            "import os\nprint(sorted(int(f) for f in os.listdir('/proc/self/fd')))\n")
+    started = subprocess.run([sys.executable, "fds.py"], cwd=tmp_path, env=child_env(tmp_path),
+                             capture_output=True, text=True, timeout=30, check=False)
+    code, out, _ = _forked(tmp_path, "fds.py")
+    assert code == 0 and out == started.stdout
